@@ -1,0 +1,156 @@
+import type {
+  Actor,
+  FailureData,
+  NodePlan,
+  NodeRole,
+  PodPlan,
+  SimDeploymentEvent,
+  SimulationSpec,
+  StopReason,
+} from './events';
+import { ErrorStatus, Status } from './status';
+
+export interface NodeRecord extends NodePlan {
+  instanceId?: string;
+  nodeName?: string;
+}
+
+export interface FailureRecord extends FailureData {
+  kind: ErrorStatus;
+}
+
+export interface SimDeployment {
+  id: string;
+  owner: string;
+  provider: string;
+  spec: SimulationSpec;
+  requestedBy: Actor;
+  requestedAt: string;
+  status: Status;
+  errorStatus: ErrorStatus | null;
+  /** Timestamp of the event that set the current status: phase deadlines count from it. */
+  statusSince: string;
+  updatedAt: string;
+  runningSince?: string;
+  terminatedAt?: string;
+  nodes: readonly NodeRecord[];
+  pods: readonly PodPlan[];
+  services: readonly string[];
+  networkPolicies: readonly string[];
+  failures: readonly FailureRecord[];
+  /** The error status before AdminReview, restored when an admin asks for another cleanup. */
+  failedFrom?: ErrorStatus;
+  stop?: { at: string; by: Actor; reason: StopReason };
+  rejection?: { at: string; reason: string };
+  resolution?: { at: string; by: Actor; comment: string };
+}
+
+/** No events yet: the deployment does not exist. */
+export type SimDeploymentState = SimDeployment | null;
+
+export const initialState = (): SimDeploymentState => null;
+
+export const latestFailure = (state: SimDeployment): FailureRecord | undefined =>
+  state.failures[state.failures.length - 1];
+
+export const nodeFor = (state: SimDeployment, role: NodeRole, index: number): NodeRecord | undefined =>
+  state.nodes.find((n) => n.role === role && n.index === index);
+
+/** Instance ids this deployment holds (or may hold) at the provider. */
+export const recordedInstanceIds = (state: SimDeployment): string[] =>
+  state.nodes.flatMap((n) => (n.instanceId ? [n.instanceId] : []));
+
+const withStatus = (state: SimDeployment, status: Status, at: string): SimDeployment => ({
+  ...state,
+  status,
+  statusSince: at,
+  updatedAt: at,
+});
+
+const failed = (state: SimDeployment, kind: ErrorStatus, data: FailureData): SimDeployment => ({
+  ...state,
+  errorStatus: kind,
+  failedFrom: kind === ErrorStatus.AdminReview ? (state.errorStatus ?? undefined) : state.failedFrom,
+  failures: [...state.failures, { ...data, kind }],
+  updatedAt: data.at,
+});
+
+/** Folds one event into the state. Never fails: events are facts that already happened. */
+export function evolve(state: SimDeploymentState, event: SimDeploymentEvent): SimDeploymentState {
+  if (event.type === 'SimulationRequested') {
+    const d = event.data;
+    return {
+      id: d.deploymentId,
+      owner: d.owner,
+      provider: d.provider,
+      spec: d.spec,
+      requestedBy: d.requestedBy,
+      requestedAt: d.requestedAt,
+      status: Status.Pending,
+      errorStatus: null,
+      statusSince: d.requestedAt,
+      updatedAt: d.requestedAt,
+      nodes: [],
+      pods: [],
+      services: [],
+      networkPolicies: [],
+      failures: [],
+    };
+  }
+  if (state === null) return state;
+
+  switch (event.type) {
+    case 'SimulationRejected':
+      return { ...withStatus(state, Status.Rejected, event.data.at), rejection: event.data };
+    case 'NodesLaunchStarted':
+      return { ...withStatus(state, Status.LaunchingNodes, event.data.at), nodes: event.data.nodes.map((n) => ({ ...n })) };
+    case 'InstanceLaunched': {
+      const { role, index, instanceId, nodeName, at } = event.data;
+      return {
+        ...state,
+        updatedAt: at,
+        nodes: state.nodes.map((n) => (n.role === role && n.index === index ? { ...n, instanceId, nodeName } : n)),
+      };
+    }
+    case 'PodsLaunchStarted':
+      return {
+        ...withStatus(state, Status.LaunchingPods, event.data.at),
+        pods: event.data.pods,
+        services: event.data.services,
+        networkPolicies: event.data.networkPolicies,
+      };
+    case 'SimulationRunning':
+      return { ...withStatus(state, Status.Running, event.data.at), runningSince: event.data.at };
+    case 'StopRequested':
+      return { ...withStatus(state, Status.ToBeTerminated, event.data.at), stop: event.data };
+    case 'PodsDeletionStarted':
+      return withStatus(state, Status.DeletingPods, event.data.at);
+    case 'NodesDeletionStarted':
+      return withStatus(state, Status.DeletingNodes, event.data.at);
+    case 'InstancesTerminationStarted':
+      return withStatus(state, Status.TerminatingInstances, event.data.at);
+    case 'SimulationTerminated':
+      return { ...withStatus(state, Status.Terminated, event.data.at), terminatedAt: event.data.at };
+    case 'LaunchFailed':
+      return failed(state, ErrorStatus.InitializationFailed, event.data);
+    case 'TerminationFailed':
+      return failed(state, ErrorStatus.TerminationFailed, event.data);
+    case 'AdminReviewRequired':
+      return failed(state, ErrorStatus.AdminReview, event.data);
+    case 'CleanupRetryRequested':
+      return { ...state, errorStatus: state.failedFrom ?? ErrorStatus.TerminationFailed, updatedAt: event.data.at };
+    case 'AdminReviewResolved':
+      return {
+        ...withStatus(state, Status.Terminated, event.data.at),
+        terminatedAt: event.data.at,
+        resolution: event.data,
+      };
+    default: {
+      const unknownEvent: never = event;
+      return unknownEvent;
+    }
+  }
+}
+
+export const fold = (events: readonly SimDeploymentEvent[], from: SimDeploymentState = initialState()): SimDeploymentState =>
+  events.reduce(evolve, from);

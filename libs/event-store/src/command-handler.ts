@@ -1,0 +1,127 @@
+import {
+  DomainError,
+  SimDeploymentCommand,
+  SimDeploymentEvent,
+  SimDeploymentState,
+  decide,
+  evolve,
+  initialState,
+  isSimDeploymentEvent,
+} from '@simdeploy/domain';
+import {
+  ConcurrencyError,
+  EventMetadata,
+  EventStore,
+  NO_STREAM,
+  RecordedEvent,
+  StreamRevision,
+} from './event-store';
+
+export interface HandledCommand {
+  /** Events this command appended (empty when it was already done). */
+  events: SimDeploymentEvent[];
+  /** State after the command. */
+  state: SimDeploymentState;
+  /** Revision after the command, null when the stream still does not exist. */
+  revision: StreamRevision | null;
+}
+
+export interface LoadedDeployment {
+  state: SimDeploymentState;
+  revision: StreamRevision | null;
+}
+
+export interface CommandHandlerOptions {
+  /** How many times a command is re-read and re-decided after losing a race. Default 10. */
+  maxAttempts?: number;
+  /** Remember folded states so a read only fetches events newer than the last one seen. */
+  cacheSize?: number;
+}
+
+export class TooMuchContentionError extends Error {
+  constructor(readonly streamId: string, readonly attempts: number) {
+    super(`gave up on ${streamId} after ${attempts} conflicting appends`);
+    this.name = 'TooMuchContentionError';
+  }
+}
+
+/** Events of other kinds on the stream (sweep records, say) do not change the state. */
+const toDomainEvent = (recorded: RecordedEvent): SimDeploymentEvent | null => {
+  const event = { type: recorded.type, data: recorded.data };
+  return isSimDeploymentEvent(event) ? event : null;
+};
+
+/**
+ * Read, fold, decide, append with the expected revision; on a conflict re-read and
+ * re-decide, a bounded number of times. The one place that loop is written.
+ */
+export class DeploymentCommandHandler {
+  private readonly maxAttempts: number;
+  private readonly cacheSize: number;
+  private readonly cache = new Map<string, LoadedDeployment>();
+
+  constructor(
+    private readonly store: EventStore,
+    options: CommandHandlerOptions = {},
+  ) {
+    this.maxAttempts = options.maxAttempts ?? 10;
+    this.cacheSize = options.cacheSize ?? 10_000;
+  }
+
+  /** The current state of a deployment, reading only events the cache has not seen. */
+  async load(deploymentId: string): Promise<LoadedDeployment> {
+    const cached = this.cache.get(deploymentId);
+    const read = await this.store.readStream(deploymentId, cached?.revision ? { after: cached.revision } : undefined);
+    if (cached && read.events.length === 0) return cached;
+    let state = cached?.state ?? initialState();
+    for (const recorded of read.events) {
+      const event = toDomainEvent(recorded);
+      if (event) state = evolve(state, event);
+    }
+    const loaded = { state, revision: read.revision ?? cached?.revision ?? null };
+    this.remember(deploymentId, loaded);
+    return loaded;
+  }
+
+  /**
+   * Decides and appends. Returns the domain error when the command is refused; throws
+   * only for infrastructure failures and for contention that outlasts `maxAttempts`.
+   */
+  async handle(
+    deploymentId: string,
+    command: SimDeploymentCommand,
+    metadata: EventMetadata = {},
+  ): Promise<HandledCommand | DomainError> {
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      const { state, revision } = await this.load(deploymentId);
+      const decision = decide(command, state);
+      if (decision instanceof DomainError) return decision;
+      if (decision.length === 0) return { events: [], state, revision };
+      try {
+        const appended = await this.store.append(
+          deploymentId,
+          decision.map((e) => ({ type: e.type, data: e.data, metadata })),
+          revision ?? NO_STREAM,
+        );
+        const next = decision.reduce(evolve, state);
+        this.remember(deploymentId, { state: next, revision: appended.nextRevision });
+        return { events: decision, state: next, revision: appended.nextRevision };
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError)) throw error;
+        // Another writer moved the stream; our cached view is stale by definition.
+        this.cache.delete(deploymentId);
+      }
+    }
+    throw new TooMuchContentionError(deploymentId, this.maxAttempts);
+  }
+
+  private remember(deploymentId: string, loaded: LoadedDeployment): void {
+    if (this.cacheSize <= 0) return;
+    this.cache.delete(deploymentId);
+    this.cache.set(deploymentId, loaded);
+    if (this.cache.size > this.cacheSize) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+  }
+}

@@ -1,0 +1,2 @@
+// Environment configuration, validated at start-up, goes here.
+export {};

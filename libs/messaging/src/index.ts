@@ -1,0 +1,2 @@
+// The JetStream command bus and its NestJS transport strategy go here.
+export {};

@@ -1,0 +1,6 @@
+export { freePort, portAcceptsConnections } from './ports';
+export { findNatsServerBin, startNatsServer } from './nats-server';
+export type { NatsServerHandle, StartNatsServerOptions } from './nats-server';
+export { uniqueName } from './unique-name';
+export { waitFor } from './wait-for';
+export type { WaitForOptions } from './wait-for';

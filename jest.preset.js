@@ -13,6 +13,8 @@ function aliasMapper() {
   );
   const mapper = {};
   for (const [alias, targets] of Object.entries(tsconfig.compilerOptions.paths ?? {})) {
+    // Other entries in paths only patch type resolution (see tsconfig.base.json).
+    if (!alias.startsWith('@simdeploy/')) continue;
     const escaped = alias.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
     mapper[`^${escaped}$`] = path.join(workspaceRoot, targets[0]);
   }

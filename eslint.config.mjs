@@ -67,6 +67,24 @@ export default [
     },
   },
   {
+    // Domain specs may also use the shared test helpers.
+    files: testFiles.map((glob) => `libs/domain/${glob.replace(/^\*\*\//, '**/')}`),
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!\\.{1,2}(/|$)|@simdeploy/testing$)',
+              allowTypeImports: true,
+              message: 'libs/domain specs import relative modules and @simdeploy/testing only (others with `import type`).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.cjs', '**/*.mjs'],
     languageOptions: { globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', process: 'readonly', console: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },

@@ -1,2 +1,2 @@
-// Environment configuration, validated at start-up, goes here.
-export {};
+export * from './load-config';
+export * from './service-config';

@@ -1,0 +1,61 @@
+import { ConfigError, loadConfig } from './load-config';
+import { GatewayConfig, WorkerConfig } from './service-config';
+
+const SECRET = 'x'.repeat(32);
+
+describe('loadConfig', () => {
+  it('applies defaults when nothing is set', () => {
+    const config = loadConfig(WorkerConfig, {});
+    expect(config).toMatchObject({ NATS_URL: 'nats://127.0.0.1:4222', EVENT_STORE: 'jetstream', POOL_SIZE: 10, PROVIDER: 'local' });
+    expect(config.NODE_READY_TIMEOUT_S).toBe(300);
+    expect(config.POD_READY_TIMEOUT_S).toBe(300);
+  });
+
+  it('converts numbers from the environment', () => {
+    expect(loadConfig(WorkerConfig, { POOL_SIZE: '3', LOCAL_BOOT_DELAY_MS: '30000' })).toMatchObject({
+      POOL_SIZE: 3,
+      LOCAL_BOOT_DELAY_MS: 30000,
+    });
+  });
+
+  it('names the variable, what it expected and what it got', () => {
+    expect(() => loadConfig(WorkerConfig, { POOL_SIZE: 'many' })).toThrow(ConfigError);
+    expect(() => loadConfig(WorkerConfig, { POOL_SIZE: 'many' })).toThrow(/POOL_SIZE: .*whole number.*\(got "many"\)/);
+  });
+
+  it('reports every bad variable at once', () => {
+    try {
+      loadConfig(WorkerConfig, { POOL_SIZE: '0', PROVIDER: 'gcp', NATS_URL: 'localhost' });
+      fail('expected a ConfigError');
+    } catch (error) {
+      expect((error as ConfigError).problems.map((p) => p.split(':')[0]).sort()).toEqual(['NATS_URL', 'POOL_SIZE', 'PROVIDER']);
+    }
+  });
+
+  it('requires the EventStoreDB connection string only when that store is chosen', () => {
+    expect(() => loadConfig(WorkerConfig, { EVENT_STORE: 'esdb' })).toThrow(/ESDB_CONNECTION_STRING: .*\(not set\)/);
+    expect(loadConfig(WorkerConfig, { EVENT_STORE: 'esdb', ESDB_CONNECTION_STRING: 'esdb://127.0.0.1:2113?tls=false' }))
+      .toMatchObject({ EVENT_STORE: 'esdb' });
+  });
+
+  it('requires AWS settings only for the aws provider', () => {
+    expect(() => loadConfig(WorkerConfig, { PROVIDER: 'aws' })).toThrow(/AWS_REGION/);
+  });
+
+  it('reads the simulator command as a JSON array', () => {
+    expect(loadConfig(WorkerConfig, { SIMULATOR_COMMAND: '["gz","sim","-s","world.sdf"]' }).SIMULATOR_COMMAND).toEqual([
+      'gz',
+      'sim',
+      '-s',
+      'world.sdf',
+    ]);
+    expect(() => loadConfig(WorkerConfig, { SIMULATOR_COMMAND: 'gz sim' })).toThrow(/SIMULATOR_COMMAND: .*JSON array/);
+  });
+
+  it('needs a JWT secret of at least 32 characters unless a JWKS URL is given', () => {
+    expect(() => loadConfig(GatewayConfig, {})).toThrow(/JWT_SECRET/);
+    expect(() => loadConfig(GatewayConfig, { JWT_SECRET: 'short' })).toThrow(/JWT_SECRET: .*32 characters/);
+    expect(loadConfig(GatewayConfig, { JWT_SECRET: SECRET }).PORT).toBe(3000);
+    expect(loadConfig(GatewayConfig, { JWKS_URL: 'https://idp.example/.well-known/jwks.json' }).JWT_SECRET).toBeUndefined();
+  });
+});

@@ -1,0 +1,6 @@
+export { LocalNodeProvider, localInstanceIdFor, localNodeNameFor } from './local-node-provider';
+export type { LocalNodeProviderOptions } from './local-node-provider';
+export { LocalPodRuntime } from './local-pod-runtime';
+export type { LocalPodRuntimeOptions } from './local-pod-runtime';
+export { claimOwnership, isOwnerAlive, releaseAndKillAll } from './runtime-owner';
+export { DEFAULT_LOCAL_STATE_DIR } from './state-files';

@@ -1,3 +1,2 @@
 export * from './ports';
 export * from './local';
-export * from './ec2';

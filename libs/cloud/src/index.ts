@@ -1,2 +1,3 @@
 export * from './ports';
 export * from './local';
+export * from './ec2';

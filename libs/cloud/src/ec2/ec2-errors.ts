@@ -1,0 +1,91 @@
+import { ProviderError } from '../ports';
+
+/** A ProviderError that says how many times the call was tried before it gave up. */
+export class Ec2ProviderError extends ProviderError {
+  constructor(
+    code: string,
+    message: string,
+    transient: boolean,
+    readonly attempts = 1,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, transient, options);
+    // Same name as the port's error: callers sort failures by `code`/`transient`, not class.
+    this.name = 'ProviderError';
+  }
+
+  withAttempts(attempts: number): Ec2ProviderError {
+    return new Ec2ProviderError(this.code, this.message, this.transient, attempts, { cause: this.cause });
+  }
+}
+
+// Throttling, capacity and EC2's own faults clear up on their own; retrying is worth it.
+const TRANSIENT_CODES = new Set([
+  'RequestLimitExceeded',
+  'Throttling',
+  'ThrottlingException',
+  'InsufficientInstanceCapacity',
+  'InsufficientCapacity',
+  'InsufficientHostCapacity',
+  'InsufficientReservedInstanceCapacity',
+  'InternalError',
+  'InternalFailure',
+  'ServiceUnavailable',
+  'Unavailable',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'TimeoutError',
+  'AbortError',
+]);
+
+// Listed so a 5xx-looking proxy in front of EC2 (or an emulator) cannot turn them transient.
+const PERMANENT_CODES = new Set([
+  'InvalidParameterValue',
+  'InvalidParameterCombination',
+  'InvalidParameter',
+  'MissingParameter',
+  'InvalidGroup.NotFound',
+  'UnauthorizedOperation',
+  'AuthFailure',
+  'IdempotentParameterMismatch',
+  'OptInRequired',
+  'Blocked',
+]);
+const PERMANENT_PREFIXES = ['InvalidAMIID.', 'InvalidSubnetID.', 'InvalidInstanceID.', 'InvalidLaunchTemplate', 'InvalidKeyPair.'];
+
+interface SdkErrorShape {
+  name?: unknown;
+  code?: unknown;
+  message?: unknown;
+  $metadata?: { httpStatusCode?: number };
+}
+
+const asShape = (err: unknown): SdkErrorShape => (typeof err === 'object' && err !== null ? (err as SdkErrorShape) : {});
+
+/** The EC2 error code: the SDK puts it in `name`; Node network errors carry it in `code`. */
+export function ec2ErrorCode(err: unknown): string {
+  if (err instanceof ProviderError) return err.code;
+  const { name, code } = asShape(err);
+  if (typeof name === 'string' && name !== 'Error') return name;
+  if (typeof code === 'string') return code;
+  return 'UnknownError';
+}
+
+/**
+ * Sorts what the AWS SDK threw into transient (retry later) or permanent (fail the step).
+ * Without an HTTP status the request never got an answer (network, DNS, timeout): transient.
+ */
+export function classifyEc2Error(err: unknown): Ec2ProviderError {
+  if (err instanceof Ec2ProviderError) return err;
+  if (err instanceof ProviderError) return new Ec2ProviderError(err.code, err.message, err.transient, 1, { cause: err });
+  const shape = asShape(err);
+  const code = ec2ErrorCode(err);
+  const message = typeof shape.message === 'string' && shape.message ? shape.message : String(err);
+  const status = shape.$metadata?.httpStatusCode;
+  const transient = TRANSIENT_CODES.has(code)
+    ? true
+    : PERMANENT_CODES.has(code) || PERMANENT_PREFIXES.some((prefix) => code.startsWith(prefix))
+      ? false
+      : status === undefined || status >= 500;
+  return new Ec2ProviderError(code, message, transient, 1, { cause: err });
+}

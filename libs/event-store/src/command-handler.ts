@@ -13,6 +13,7 @@ import {
   EventMetadata,
   EventStore,
   NO_STREAM,
+  Position,
   RecordedEvent,
   StreamRevision,
 } from './event-store';
@@ -24,6 +25,8 @@ export interface HandledCommand {
   state: SimDeploymentState;
   /** Revision after the command, null when the stream still does not exist. */
   revision: StreamRevision | null;
+  /** Store position of the last appended event; null when nothing was appended. */
+  position: Position | null;
 }
 
 export interface LoadedDeployment {
@@ -96,7 +99,7 @@ export class DeploymentCommandHandler {
       const { state, revision } = await this.load(deploymentId);
       const decision = decide(command, state);
       if (decision instanceof DomainError) return decision;
-      if (decision.length === 0) return { events: [], state, revision };
+      if (decision.length === 0) return { events: [], state, revision, position: null };
       try {
         const appended = await this.store.append(
           deploymentId,
@@ -105,7 +108,7 @@ export class DeploymentCommandHandler {
         );
         const next = decision.reduce(evolve, state);
         this.remember(deploymentId, { state: next, revision: appended.nextRevision });
-        return { events: decision, state: next, revision: appended.nextRevision };
+        return { events: decision, state: next, revision: appended.nextRevision, position: appended.position };
       } catch (error) {
         if (!(error instanceof ConcurrencyError)) throw error;
         // Another writer moved the stream; our cached view is stale by definition.

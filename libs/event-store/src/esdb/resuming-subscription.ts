@@ -1,0 +1,134 @@
+import { EventSubscription, From, Position, RecordedEvent, comparePositions } from '../event-store';
+
+/** A point the source has reached without an event to deliver (where "end" turned out to be). */
+export interface Checkpoint {
+  checkpoint: Position;
+}
+
+export type SourceItem = RecordedEvent | Checkpoint;
+
+/** One connection's worth of events; it ends or throws when the connection drops. */
+export interface SubscriptionSource extends AsyncIterable<SourceItem> {
+  /** Releases the connection; a pending read may then end or throw. */
+  close(): Promise<void>;
+}
+
+export interface BackoffOptions {
+  /** Wait before the first re-subscription. Default 100 ms. */
+  initialMs?: number;
+  /** Upper bound of the doubling wait. Default 5 000 ms. */
+  maxMs?: number;
+}
+
+export interface ResumingSubscriptionOptions {
+  from: From;
+  /** Opens a source that yields the events after `from`. */
+  open: (from: From) => SubscriptionSource;
+  backoff?: BackoffOptions;
+  /** Told about every drop before the wait; the subscription itself never fails. */
+  onDrop?: (error: unknown, attempt: number) => void;
+  /** Called once when the subscription closes, by close() or by the consumer leaving. */
+  onClose?: () => void;
+}
+
+/** The wait before re-subscription attempt `attempt` (1-based): doubling, capped. */
+export const backoffDelay = (attempt: number, { initialMs = 100, maxMs = 5_000 }: BackoffOptions = {}): number =>
+  Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 1, 30));
+
+const CLOSED = Symbol('closed');
+
+/**
+ * Delivers a source's events once each and in order across drops: after a drop (an error,
+ * or the source simply ending) it opens a new source after the last position delivered or
+ * checkpointed, waiting longer after each consecutive failure, until close() is called.
+ * Events at or before that position are dropped, so a source that replays is harmless.
+ */
+export class ResumingSubscription implements EventSubscription {
+  private resumeFrom: From;
+  private lastPosition: Position | undefined;
+  private closed = false;
+  private readonly closedSignal: Promise<typeof CLOSED>;
+  private signalClosed!: () => void;
+  private current: SubscriptionSource | undefined;
+  private iterator: AsyncIterator<SourceItem> | undefined;
+  private iterating = false;
+
+  constructor(private readonly options: ResumingSubscriptionOptions) {
+    this.resumeFrom = options.from;
+    if (typeof options.from === 'object') this.lastPosition = options.from.after;
+    this.closedSignal = new Promise((resolve) => (this.signalClosed = () => resolve(CLOSED)));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.signalClosed();
+    this.options.onClose?.();
+    await this.current?.close();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<RecordedEvent, void, undefined> {
+    if (this.iterating) throw new Error('a subscription can be iterated only once');
+    this.iterating = true;
+    let failures = 0;
+    try {
+      while (!this.closed) {
+        try {
+          for (;;) {
+            const item = await this.nextFromSource();
+            if (item === CLOSED || this.closed) return;
+            failures = 0;
+            if (this.lastPosition !== undefined && comparePositions(this.positionOf(item), this.lastPosition) <= 0) continue;
+            this.lastPosition = this.positionOf(item);
+            this.resumeFrom = { after: this.lastPosition };
+            if (!('checkpoint' in item)) yield item;
+          }
+        } catch (error) {
+          if (this.closed) return;
+          failures++;
+          this.options.onDrop?.(error, failures);
+        }
+        await this.dropCurrent();
+        if ((await this.wait(backoffDelay(failures, this.options.backoff))) === CLOSED) return;
+      }
+    } finally {
+      await this.close();
+    }
+  }
+
+  /** The next item of the open source (opening one if needed), CLOSED, or throws on a drop. */
+  private async nextFromSource(): Promise<SourceItem | typeof CLOSED> {
+    if (!this.iterator) {
+      this.current = this.options.open(this.resumeFrom);
+      this.iterator = this.current[Symbol.asyncIterator]();
+    }
+    const pending = this.iterator.next();
+    // Closing the source may reject a read that close() has already overtaken.
+    pending.catch(() => undefined);
+    const next = await Promise.race([pending, this.closedSignal]);
+    if (next === CLOSED) return CLOSED;
+    if (next.done) throw new Error('the subscription ended without being closed');
+    return next.value;
+  }
+
+  private async dropCurrent(): Promise<void> {
+    const source = this.current;
+    this.current = undefined;
+    this.iterator = undefined;
+    await source?.close().catch(() => undefined);
+  }
+
+  private positionOf(item: SourceItem): Position {
+    return 'checkpoint' in item ? item.checkpoint : item.position;
+  }
+
+  private async wait(ms: number): Promise<void | typeof CLOSED> {
+    let timer: NodeJS.Timeout | undefined;
+    const elapsed = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+    try {
+      return await Promise.race([elapsed, this.closedSignal]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,2 +1,7 @@
-// The JetStream command bus and its NestJS transport strategy go here.
-export {};
+export * from './contracts';
+export * from './topology';
+export * from './command-bus';
+export * from './ack-policy';
+export * from './jetstream-context';
+export * from './jetstream-command.server';
+export * from './messaging.module';

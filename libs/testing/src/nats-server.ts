@@ -58,6 +58,21 @@ export interface NatsServerHandle {
   restart(): Promise<void>;
 }
 
+// Servers still running when this process exits (a test that forgot stop(),
+// or Jest exiting without teardown) are killed rather than left orphaned.
+const liveServers = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function track(proc: ChildProcess): void {
+  liveServers.add(proc);
+  proc.once('exit', () => liveServers.delete(proc));
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const server of liveServers) server.kill('SIGKILL');
+    });
+  }
+}
+
 function waitForExit(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once('exit', () => resolve()));
@@ -86,6 +101,7 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
       spawnError = error;
     });
     child = proc;
+    track(proc);
     try {
       await waitFor(
         async () => {

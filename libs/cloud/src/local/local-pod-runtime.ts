@@ -81,7 +81,8 @@ export class LocalPodRuntime extends PodRuntime {
     };
   }
 
-  override async checkNodesJoined(): Promise<ReadinessCheck> {
+  /** A local slot is this machine, which is always a node. */
+  override async checkNodesJoined(_deploymentId: string, _nodeNames: readonly string[]): Promise<ReadinessCheck> {
     return { state: 'ready' };
   }
 
@@ -172,7 +173,8 @@ export class LocalPodRuntime extends PodRuntime {
     return { gone: await stopDeployment(this.stateDir, deploymentId, this.graceMs) };
   }
 
-  override async deleteNodes(): Promise<{ gone: boolean }> {
+  /** Slots have no node objects to cordon or drain. */
+  override async deleteNodes(_deploymentId: string, _nodeNames: readonly string[]): Promise<{ gone: boolean }> {
     return { gone: true };
   }
 

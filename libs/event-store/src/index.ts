@@ -1,2 +1,3 @@
 export * from './event-store';
 export * from './command-handler';
+export * from './esdb';

@@ -17,7 +17,7 @@ class FakeLog {
   readonly events: RecordedEvent[] = [];
   readonly opens: From[] = [];
   openSources = 0;
-  private wakeUp: (() => void)[] = [];
+  private readonly wakeUp: (() => void)[] = [];
 
   append(count: number): void {
     for (let i = 0; i < count; i++) {
@@ -29,35 +29,36 @@ class FakeLog {
 
   open(from: From, behaviour: FakeSourceBehaviour = {}): SubscriptionSource {
     this.opens.push(from);
+    this.openSources++;
     const failing = this.opens.length <= (behaviour.failingOpens ?? 0);
+    const { events, wakeUp } = this;
+    const release = () => this.openSources--;
     let closed = false;
-    const log = this;
-    log.openSources++;
     return {
       async *[Symbol.asyncIterator](): AsyncGenerator<SourceItem> {
         let next =
           behaviour.replayFromStart || from === 'start'
             ? 0
             : from === 'end'
-              ? log.events.length
-              : log.events.findIndex((e) => BigInt(e.position) > BigInt(from.after));
-        if (next < 0) next = log.events.length;
-        if (from === 'end' && behaviour.checkpointAtEnd && next > 0) yield { checkpoint: log.events[next - 1].position };
+              ? events.length
+              : events.findIndex((e) => BigInt(e.position) > BigInt(from.after));
+        if (next < 0) next = events.length;
+        if (from === 'end' && behaviour.checkpointAtEnd && next > 0) yield { checkpoint: events[next - 1].position };
         let delivered = 0;
         while (!closed) {
           if (failing && delivered === behaviour.failAfter) throw new Error('connection dropped');
-          if (next < log.events.length) {
+          if (next < events.length) {
             delivered++;
-            yield log.events[next++];
+            yield events[next++];
           } else {
-            await new Promise<void>((resolve) => log.wakeUp.push(resolve));
+            await new Promise<void>((resolve) => wakeUp.push(resolve));
           }
         }
       },
       async close() {
-        if (!closed) log.openSources--;
+        if (!closed) release();
         closed = true;
-        log.wakeUp.splice(0).forEach((wake) => wake());
+        wakeUp.splice(0).forEach((wake) => wake());
       },
     };
   }

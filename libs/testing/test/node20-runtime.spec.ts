@@ -91,4 +91,32 @@ describe('runtime dependencies on this Node', () => {
     expect(typeof EventStoreDBClient.connectionString).toBe('function');
     expect(jsonEvent({ type: 'Probe', data: { ok: true } }).type).toBe('Probe');
   });
+
+  it('nock 14 intercepts an HTTP request', async () => {
+    const { default: nock } = await import('nock');
+    const scope = nock('http://simdeploy.invalid').get('/probe').reply(200, 'intercepted');
+    try {
+      const response = await httpGet('http://simdeploy.invalid/probe');
+
+      expect(response.body).toBe('intercepted');
+      expect(scope.isDone()).toBe(true);
+    } finally {
+      nock.cleanAll();
+      nock.restore();
+    }
+  });
+
+  it('aws-sdk-client-mock stubs an EC2 call', async () => {
+    const { EC2Client, DescribeInstancesCommand } = await import('@aws-sdk/client-ec2');
+    const { mockClient } = await import('aws-sdk-client-mock');
+    const ec2 = mockClient(EC2Client);
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+    try {
+      const client = new EC2Client({ region: 'eu-west-1' });
+
+      expect(await client.send(new DescribeInstancesCommand({}))).toEqual({ Reservations: [] });
+    } finally {
+      ec2.restore();
+    }
+  });
 });

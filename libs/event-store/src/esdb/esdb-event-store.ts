@@ -104,7 +104,11 @@ const drain = async <E>(read: StreamingRead<E>, take: (item: E) => boolean): Pro
   }
 };
 
-/** The EventStore port on EventStoreDB, one stream per deployment. */
+/**
+ * The EventStore port on EventStoreDB, one stream per deployment. Needs server 22.10 or later
+ * (stream reads carry $all positions from 22.6) and a user that may read $all (subscriptions,
+ * readAll and ping read it).
+ */
 export class EsdbEventStore extends EventStore {
   private readonly client: EventStoreDBClient;
   private readonly ownsClient: boolean;

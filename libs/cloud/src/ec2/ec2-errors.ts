@@ -65,9 +65,11 @@ const asShape = (err: unknown): SdkErrorShape => (typeof err === 'object' && err
 /** The EC2 error code: the SDK puts it in `name`; Node network errors carry it in `code`. */
 export function ec2ErrorCode(err: unknown): string {
   if (err instanceof ProviderError) return err.code;
-  const { name, code } = asShape(err);
+  const { name, code, $metadata } = asShape(err);
   if (typeof name === 'string' && name !== 'Error') return name;
   if (typeof code === 'string') return code;
+  // The SDK sent it but got no answer; it wraps errors from another realm (Jest) without their code.
+  if ($metadata && $metadata.httpStatusCode === undefined) return 'NetworkError';
   return 'UnknownError';
 }
 

@@ -40,8 +40,9 @@ export interface Ec2NodeProviderConfig {
   /** AMI to launch; may be left to the launch template. One of the two is required. */
   imageId?: string;
   launchTemplate?: LaunchTemplateRef;
-  /** Node `index` picks one round-robin. */
+  /** Node `index` picks one round-robin; empty leaves it to the launch template or default VPC. */
   subnetIds: readonly string[];
+  /** Empty leaves them to the launch template or the VPC's default group. */
   securityGroupIds: readonly string[];
   instanceProfileArn?: string;
   keyName?: string;
@@ -94,7 +95,6 @@ export class Ec2NodeProvider extends NodeProvider {
   ) {
     super();
     if (!config.imageId && !config.launchTemplate) throw new Error('Ec2NodeProvider: set imageId or launchTemplate');
-    if (config.subnetIds.length === 0) throw new Error('Ec2NodeProvider: subnetIds is empty');
     // The SDK would retry too, multiplying attempts and hiding them from our count.
     this.client = client ?? new EC2Client({ region: config.region, endpoint: config.endpoint, maxAttempts: 1 });
     this.retry = {
@@ -245,8 +245,8 @@ export class Ec2NodeProvider extends NodeProvider {
             },
           }
         : {}),
-      SubnetId: config.subnetIds[request.index % config.subnetIds.length],
-      SecurityGroupIds: [...config.securityGroupIds],
+      ...(config.subnetIds.length > 0 ? { SubnetId: config.subnetIds[request.index % config.subnetIds.length] } : {}),
+      ...(config.securityGroupIds.length > 0 ? { SecurityGroupIds: [...config.securityGroupIds] } : {}),
       ...(config.instanceProfileArn ? { IamInstanceProfile: { Arn: config.instanceProfileArn } } : {}),
       ...(config.keyName ? { KeyName: config.keyName } : {}),
       UserData: Buffer.from(userData, 'utf8').toString('base64'),

@@ -1,0 +1,61 @@
+import { classifyEc2Error, ec2ErrorCode } from '../../src/ec2';
+import { ProviderError } from '../../src/ports';
+import { ec2Error, networkError } from './sdk-errors';
+
+describe('classifyEc2Error', () => {
+  it.each([
+    ['RequestLimitExceeded', 503],
+    ['Throttling', 400],
+    ['ThrottlingException', 400],
+    ['InsufficientInstanceCapacity', 500],
+    ['InsufficientCapacity', 500],
+    ['InternalError', 500],
+    ['ServiceUnavailable', 503],
+    ['Unavailable', 503],
+    ['SomethingNewOnTheServerSide', 502],
+  ])('%s (HTTP %i) is transient', (code, status) => {
+    const error = classifyEc2Error(ec2Error(code, status));
+    expect(error).toBeInstanceOf(ProviderError);
+    expect(error).toMatchObject({ code, transient: true, attempts: 1 });
+  });
+
+  it.each([
+    ['InvalidParameterValue', 400],
+    ['InvalidParameterCombination', 400],
+    ['InvalidAMIID.NotFound', 400],
+    ['InvalidAMIID.Malformed', 400],
+    ['InvalidSubnetID.NotFound', 400],
+    ['InvalidGroup.NotFound', 400],
+    ['UnauthorizedOperation', 403],
+    ['AuthFailure', 401],
+    ['IdempotentParameterMismatch', 400],
+    ['SomeOtherClientError', 400],
+    // A proxy or emulator answering 5xx must not make a refused request look retryable.
+    ['InvalidParameterValue', 500],
+  ])('%s (HTTP %i) is permanent', (code, status) => {
+    expect(classifyEc2Error(ec2Error(code, status))).toMatchObject({ code, transient: false });
+  });
+
+  it('keeps the SDK message and the original error as cause', () => {
+    const original = ec2Error('InvalidParameterValue', 400, "Value () for parameter groupId is invalid. The value cannot be empty");
+    const error = classifyEc2Error(original);
+    expect(error.message).toBe("Value () for parameter groupId is invalid. The value cannot be empty");
+    expect(error.cause).toBe(original);
+    expect(error.toFailure()).toEqual({ code: 'InvalidParameterValue', message: error.message, transient: false });
+  });
+
+  it('treats errors without an HTTP status (network, timeouts) as transient', () => {
+    expect(classifyEc2Error(networkError('ECONNREFUSED'))).toMatchObject({ code: 'ECONNREFUSED', transient: true });
+    const timeout = Object.assign(new Error('Connection timed out after 1000 ms'), { name: 'TimeoutError' });
+    expect(classifyEc2Error(timeout)).toMatchObject({ code: 'TimeoutError', transient: true });
+    const wrapped = Object.assign(new Error('AWS SDK error wrapper for Error: connect ECONNREFUSED'), { $metadata: { attempts: 1 } });
+    expect(classifyEc2Error(wrapped)).toMatchObject({ code: 'NetworkError', transient: true });
+    expect(classifyEc2Error('weird')).toMatchObject({ code: 'UnknownError', transient: true });
+  });
+
+  it('passes a ProviderError through with its own classification', () => {
+    const error = classifyEc2Error(new ProviderError('NodeReadyTimeout', 'late', false));
+    expect(error).toMatchObject({ code: 'NodeReadyTimeout', transient: false });
+    expect(ec2ErrorCode(error)).toBe('NodeReadyTimeout');
+  });
+});

@@ -1,7 +1,7 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from '@simdeploy/testing';
-import { LocalPodRuntime, releaseAndKillAll, type LocalPodRuntimeOptions } from '../../src/local';
+import { claimOwnership, LocalPodRuntime, releaseAndKillAll, type LocalPodRuntimeOptions } from '../../src/local';
 import { isAlive, isSupervisor, only, processesMentioning, tempStateDir, uniqueDeploymentId, workloadRequest } from './helpers';
 
 const SIMULATOR = [process.execPath, join(__dirname, '../../../../tools/simulator/simulator.js')];
@@ -122,5 +122,35 @@ describe('LocalPodRuntime', () => {
     });
     expect(check.error.code).toBe('PodExited');
     expect(check.logs?.join('\n')).toContain('could not start /nonexistent/gz');
+  });
+
+  it('fails a pod that stays unready past the readiness timeout', async () => {
+    const runtime = runtimeWith({ simulatorCommand: [...SIMULATOR, '--ready-after-ms', '60000'], readinessTimeoutMs: 200 });
+    const id = uniqueDeploymentId();
+    const request = workloadRequest(id, { ...workloadRequest(id).spec, robots: [] });
+    await runtime.createWorkload(request);
+    expect((await runtime.checkWorkload(id, request.plan.pods)).state).toBe('pending');
+    const check = await waitFor(async () => {
+      const result = await runtime.checkWorkload(id, request.plan.pods);
+      return result.state === 'failed' ? result : undefined;
+    });
+    expect(check.error.code).toBe('PodNotReady');
+  });
+
+  it('stops the pods on shutdown only in the process that owns the runtime', async () => {
+    const id = uniqueDeploymentId();
+    const request = workloadRequest(id, { ...workloadRequest(id).spec, robots: [] });
+    const runtime = runtimeWith();
+    await runtime.createWorkload(request);
+    await waitFor(async () => (await runtime.checkWorkload(id, request.plan.pods)).state === 'ready');
+
+    // Hand ownership to another live process (init): this one is now just a service that started pods.
+    writeFileSync(join(stateDir, 'owner.pid'), JSON.stringify({ pid: 1 }));
+    await runtime.shutdown();
+    expect((await runtime.checkWorkload(id, request.plan.pods)).state).toBe('ready');
+
+    await claimOwnership(stateDir);
+    await runtime.shutdown();
+    expect(await processesMentioning(id)).toEqual([]);
   });
 });

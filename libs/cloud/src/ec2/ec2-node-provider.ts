@@ -69,6 +69,7 @@ const EC2_MAX_TAGS = 50;
 const TERMINATE_BATCH = 1000;
 const STATUS_BATCH = 100;
 const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'];
+// Nothing here starts a stopped machine again, so `stopping` is as final as `stopped`.
 const FAILED_STATES = new Set(['shutting-down', 'terminated', 'stopping', 'stopped']);
 const NOT_FOUND = 'InvalidInstanceID.NotFound';
 

@@ -1,0 +1,65 @@
+import { CoreV1Api } from '@kubernetes/client-node';
+import { freePort } from '@simdeploy/testing';
+import nock from 'nock';
+import { ProviderError, classifyKubernetesError } from '../../src';
+import { FAKE_SERVER, JSON_HEADERS, fakeKubernetesApi, kubeConfigFor, status } from './fake-kubernetes-api';
+
+beforeAll(() => {
+  nock.disableNetConnect();
+  nock.enableNetConnect('127.0.0.1');
+});
+afterEach(() => {
+  const pending = nock.pendingMocks();
+  nock.cleanAll();
+  expect(pending).toEqual([]);
+});
+afterAll(() => {
+  nock.enableNetConnect();
+  nock.restore();
+});
+
+/** The error the real client throws when the fake server answers `code` with a Status body. */
+async function apiErrorFor(code: number, reason: string, message: string): Promise<unknown> {
+  fakeKubernetesApi().scope.get('/api/v1/nodes').reply(code, status(code, reason, message), JSON_HEADERS);
+  return kubeConfigFor(FAKE_SERVER).makeApiClient(CoreV1Api).listNode().catch((e: unknown) => e);
+}
+
+describe('classifyKubernetesError', () => {
+  it.each([
+    [429, 'TooManyRequests', true],
+    [500, 'InternalError', true],
+    [503, 'ServiceUnavailable', true],
+    [504, 'Timeout', true],
+    [400, 'BadRequest', false],
+    [401, 'Unauthorized', false],
+    [403, 'Forbidden', false],
+    [404, 'NotFound', false],
+    [409, 'AlreadyExists', false],
+    [422, 'Invalid', false],
+  ])('HTTP %i (%s) is transient: %s, with the API message', async (code, reason, transient) => {
+    const error = classifyKubernetesError(await apiErrorFor(code, reason, `the server says ${code}`), 'list nodes');
+    expect(error).toBeInstanceOf(ProviderError);
+    // 401 answers carry no body in this client, so the reason is derived from the status code.
+    const expectedCode = code === 401 ? 'Http401' : reason;
+    expect(error).toMatchObject({ code: expectedCode, transient });
+    if (code !== 401) expect(error.message).toBe(`list nodes: the server says ${code}`);
+  });
+
+  it('treats an unreachable API server as transient', async () => {
+    // A real connection to a closed local port: refused by the kernel, not by a mock.
+    const port = await freePort();
+    const api = kubeConfigFor(`https://127.0.0.1:${port}`).makeApiClient(CoreV1Api);
+    const error = classifyKubernetesError(await api.listNode().catch((e: unknown) => e));
+    expect(error).toMatchObject({ code: 'ECONNREFUSED', transient: true });
+  });
+
+  it('passes a ProviderError through and treats anything else as a permanent client error', () => {
+    const known = new ProviderError('X', 'already sorted', true);
+    expect(classifyKubernetesError(known)).toBe(known);
+    expect(classifyKubernetesError(new TypeError('bad input'))).toMatchObject({
+      code: 'KubernetesClientError',
+      transient: false,
+      message: 'bad input',
+    });
+  });
+});

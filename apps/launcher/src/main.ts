@@ -1,10 +1,12 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { AppModule } from './app/app.module';
+import { WorkerConfig } from '@simdeploy/config';
+import { runService } from '@simdeploy/lifecycle';
+import { commandMicroserviceOptions } from '@simdeploy/messaging';
+import { LauncherModule } from './app/launcher.module';
 
-async function bootstrap(): Promise<void> {
-  const app = await NestFactory.createApplicationContext(AppModule);
+runService('launcher', WorkerConfig, async (config) => {
+  const app = await NestFactory.createMicroservice(LauncherModule.forRoot(config), commandMicroserviceOptions());
   app.enableShutdownHooks();
-}
-
-void bootstrap();
+  await app.listen();
+});

@@ -1,10 +1,12 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { AppModule } from './app/app.module';
+import { WorkerConfig } from '@simdeploy/config';
+import { runService } from '@simdeploy/lifecycle';
+import { commandMicroserviceOptions } from '@simdeploy/messaging';
+import { TerminatorModule } from './app/terminator.module';
 
-async function bootstrap(): Promise<void> {
-  const app = await NestFactory.createApplicationContext(AppModule);
+runService('terminator', WorkerConfig, async (config) => {
+  const app = await NestFactory.createMicroservice(TerminatorModule.forRoot(config), commandMicroserviceOptions());
   app.enableShutdownHooks();
-}
-
-void bootstrap();
+  await app.listen();
+});

@@ -1,4 +1,4 @@
 export * from './ports';
 export * from './local';
 export * from './ec2';
-export * from './kubernetes';
+export * from './faults';

@@ -1,0 +1,73 @@
+import { ErrorStatus, SimDeployment, Status, latestFailure } from '@simdeploy/domain';
+
+/** What the API shows of a deployment: derived from the state, never stored. */
+export interface DeploymentView {
+  id: string;
+  owner: string;
+  status: Status;
+  errorStatus: ErrorStatus | null;
+  /** The latest failure, readable by a person: stage, step, provider code and message. */
+  failureReason: string | null;
+  failure: {
+    stage: Status;
+    step: string;
+    code: string;
+    message: string;
+    transient: boolean;
+    attempt: number;
+    at: string;
+  } | null;
+  requestedAt: string;
+  statusSince: string;
+  updatedAt: string;
+  runningSince: string | null;
+  terminatedAt: string | null;
+  provider: string;
+  spec: SimDeployment['spec'];
+  nodes: { role: string; index: number; instanceId: string | null; nodeName: string | null }[];
+  pods: { name: string; role: string; robot: string | null }[];
+  stop: { at: string; by: string; reason: string } | null;
+  resolution: { at: string; by: string; comment: string } | null;
+}
+
+export function toView(state: SimDeployment): DeploymentView {
+  const failure = latestFailure(state);
+  return {
+    id: state.id,
+    owner: state.owner,
+    status: state.status,
+    errorStatus: state.errorStatus,
+    failureReason: failure
+      ? `${failure.stage}/${failure.step} failed after ${failure.attempt} attempt(s): ${failure.error.code}: ${failure.error.message}`
+      : null,
+    failure: failure
+      ? {
+          stage: failure.stage,
+          step: failure.step,
+          code: failure.error.code,
+          message: failure.error.message,
+          transient: failure.error.transient,
+          attempt: failure.attempt,
+          at: failure.at,
+        }
+      : null,
+    requestedAt: state.requestedAt,
+    statusSince: state.statusSince,
+    updatedAt: state.updatedAt,
+    runningSince: state.runningSince ?? null,
+    terminatedAt: state.terminatedAt ?? null,
+    provider: state.provider,
+    spec: state.spec,
+    nodes: state.nodes.map((n) => ({
+      role: n.role,
+      index: n.index,
+      instanceId: n.instanceId ?? null,
+      nodeName: n.nodeName ?? null,
+    })),
+    pods: state.pods.map((p) => ({ name: p.name, role: p.role, robot: p.robot ?? null })),
+    stop: state.stop ? { at: state.stop.at, by: state.stop.by.subject, reason: state.stop.reason } : null,
+    resolution: state.resolution
+      ? { at: state.resolution.at, by: state.resolution.by.subject, comment: state.resolution.comment }
+      : null,
+  };
+}

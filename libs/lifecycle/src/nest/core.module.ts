@@ -1,0 +1,52 @@
+import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { CommonConfig } from '@simdeploy/config';
+import { DeploymentCommandHandler, EsdbEventStore, EventStore, JetStreamEventStore } from '@simdeploy/event-store';
+import { MessagingModule, NATS_CONNECTION } from '@simdeploy/messaging';
+import { Clock, SystemClock } from '../settings';
+
+/** The configuration a service was started with, injectable by this token. */
+export const SERVICE_CONFIG = Symbol('SERVICE_CONFIG');
+
+async function createEventStore(config: CommonConfig, nc: NatsConnection): Promise<EventStore> {
+  if (config.EVENT_STORE === 'esdb') return new EsdbEventStore({ connectionString: config.ESDB_CONNECTION_STRING });
+  return JetStreamEventStore.create(nc, { streamName: config.EVENTS_STREAM, subjectPrefix: config.EVENTS_SUBJECT_PREFIX });
+}
+
+/**
+ * What every service needs: the NATS connection and command bus, the event store the
+ * configuration names, the command handler over it, and the clock.
+ */
+@Module({})
+export class CoreModule implements OnApplicationShutdown {
+  private readonly logger = new Logger(CoreModule.name);
+
+  constructor(@Inject(EventStore) private readonly store: EventStore) {}
+
+  static forRoot(config: CommonConfig, service: string, options: { ackWaitMs?: number; poolSize?: number } = {}): DynamicModule {
+    return {
+      module: CoreModule,
+      global: true,
+      imports: [
+        MessagingModule.forRoot({
+          natsUrl: config.NATS_URL,
+          streamName: config.COMMANDS_STREAM,
+          subjectPrefix: config.COMMANDS_SUBJECT_PREFIX,
+          connectionName: service,
+          ...options,
+        }),
+      ],
+      providers: [
+        { provide: SERVICE_CONFIG, useValue: config },
+        { provide: EventStore, inject: [NATS_CONNECTION], useFactory: (nc: NatsConnection) => createEventStore(config, nc) },
+        { provide: DeploymentCommandHandler, inject: [EventStore], useFactory: (store: EventStore) => new DeploymentCommandHandler(store) },
+        { provide: Clock, useClass: SystemClock },
+      ],
+      exports: [SERVICE_CONFIG, EventStore, DeploymentCommandHandler, Clock],
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.store.close().catch((error: unknown) => this.logger.warn(`closing the event store: ${String(error)}`));
+  }
+}

@@ -1,0 +1,33 @@
+import type { Actor } from '@simdeploy/domain';
+
+/** The only place the lifecycle reads time; tests and the domain get it passed in. */
+export abstract class Clock {
+  abstract now(): Date;
+}
+
+export class SystemClock extends Clock {
+  now(): Date {
+    return new Date();
+  }
+}
+
+export interface RetrySettings {
+  /** Tries of one provider call before the step is declared failed (transient errors only). */
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** A single provider call taking longer is abandoned and counts as a transient error. */
+  callTimeoutMs: number;
+}
+
+export abstract class LifecycleSettings {
+  abstract readonly nodeReadyTimeoutMs: number;
+  abstract readonly podReadyTimeoutMs: number;
+  /** How long deleting pods or nodes may take before the step is declared failed. */
+  abstract readonly deletionTimeoutMs: number;
+  /** How soon a waiting step looks again. */
+  abstract readonly pollIntervalMs: number;
+  abstract readonly retry: RetrySettings;
+}
+
+export const serviceActor = (service: string): Actor => ({ subject: `service:${service}`, roles: ['service'] });

@@ -2,3 +2,4 @@ export * from './ports';
 export * from './local';
 export * from './ec2';
 export * from './faults';
+export * from './kubernetes';

@@ -282,15 +282,14 @@ export class JetStreamEventStore extends EventStore {
       for await (const s of status) if (s.type === 'reconnect') current?.messages.stop();
     })();
 
-    const store = this;
-    async function* events(): AsyncGenerator<RecordedEvent> {
+    const iterator = async function* (this: JetStreamEventStore): AsyncGenerator<RecordedEvent> {
       let after = await start;
       while (!closed) {
         try {
-          current = await store.consume(store.startSequence(after), 256);
+          current = await this.consume(this.startSequence(after), 256);
           if (closed) break;
           for await (const m of current.messages) {
-            for (const event of store.decode(fromDelivered(m))) {
+            for (const event of this.decode(fromDelivered(m))) {
               const position = BigInt(event.position);
               // A recreated consumer starts at a whole message; skip what was delivered.
               if (after !== null && position <= after) continue;
@@ -301,15 +300,14 @@ export class JetStreamEventStore extends EventStore {
           }
         } catch (error) {
           const retryable = isUnavailable(error) || error instanceof StoreUnavailableError || error instanceof JetStreamApiError;
-          if (!retryable || store.nc.isClosed()) throw error;
+          if (!retryable || this.nc.isClosed()) throw error;
         } finally {
           void current?.close();
         }
         await Promise.race([delay(RESUBSCRIBE_DELAY_MS), closedSignal]);
       }
-    }
+    }.call(this);
 
-    const iterator = events();
     const subscription: EventSubscription = {
       [Symbol.asyncIterator]: () => iterator,
       close: async () => {

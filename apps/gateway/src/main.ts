@@ -1,13 +1,11 @@
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { AppModule } from './app/app.module';
+import { Logger } from '@nestjs/common';
+import { GatewayConfig } from '@simdeploy/config';
+import { runService } from '@simdeploy/lifecycle';
+import { createGatewayApp } from './app/create-app';
 
-async function bootstrap(): Promise<void> {
-  const port = Number(process.env['PORT'] ?? 3000);
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule, new FastifyAdapter());
-  app.enableShutdownHooks();
-  await app.listen(port, '0.0.0.0');
-}
-
-void bootstrap();
+runService('gateway', GatewayConfig, async (config) => {
+  const app = await createGatewayApp(config);
+  await app.listen(config.PORT, config.HOST);
+  new Logger('gateway').log(`listening on ${await app.getUrl()}`);
+});

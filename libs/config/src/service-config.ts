@@ -28,6 +28,10 @@ export class CommonConfig {
   @Matches(SUBJECT_PREFIX, { message: 'must be a NATS subject prefix like simdeploy.cmd' })
   COMMANDS_SUBJECT_PREFIX = 'simdeploy.cmd';
 
+  /** Where new simulations run unless a request names a provider. */
+  @IsIn(['local', 'aws'], { message: 'must be "local" (embedded default) or "aws"' })
+  PROVIDER: 'local' | 'aws' = 'local';
+
   @IsIn(['debug', 'log', 'warn', 'error'], { message: 'must be one of debug, log, warn, error' })
   LOG_LEVEL: 'debug' | 'log' | 'warn' | 'error' = 'log';
 }
@@ -42,9 +46,6 @@ export class WorkerConfig extends CommonConfig {
   @IsInt({ message: 'must be a whole number of milliseconds' })
   @Min(1000)
   ACK_WAIT_MS: number = 30_000;
-
-  @IsIn(['local', 'aws'], { message: 'must be "local" (embedded default) or "aws"' })
-  PROVIDER: 'local' | 'aws' = 'local';
 
   @IsInt({ message: 'must be a whole number of seconds' })
   @Min(1)

@@ -1,0 +1,40 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { GatewayConfig } from '@simdeploy/config';
+import { SERVICE_CONFIG } from '@simdeploy/lifecycle';
+import { JWTPayload, createRemoteJWKSet, jwtVerify } from 'jose';
+import { ADMIN_ROLE, Principal } from './principal';
+
+export class InvalidTokenError extends Error {}
+
+/** Bearer tokens: HS256 with the configured secret, or keys from a JWKS URL in production. */
+@Injectable()
+export class TokenVerifier {
+  private readonly key: Parameters<typeof jwtVerify>[1];
+  private readonly algorithms: string[];
+
+  constructor(@Inject(SERVICE_CONFIG) private readonly config: GatewayConfig) {
+    if (config.JWKS_URL) {
+      this.key = createRemoteJWKSet(new URL(config.JWKS_URL));
+      this.algorithms = ['RS256', 'ES256', 'PS256', 'EdDSA'];
+    } else {
+      this.key = new TextEncoder().encode(config.JWT_SECRET);
+      this.algorithms = ['HS256'];
+    }
+  }
+
+  async verify(token: string): Promise<Principal> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.key as Uint8Array, {
+        algorithms: this.algorithms,
+        issuer: this.config.JWT_ISSUER,
+        audience: this.config.JWT_AUDIENCE,
+      }));
+    } catch (error) {
+      throw new InvalidTokenError(error instanceof Error ? error.message : 'invalid token');
+    }
+    if (typeof payload.sub !== 'string' || payload.sub === '') throw new InvalidTokenError('token has no subject');
+    const roles = Array.isArray(payload['roles']) ? payload['roles'].filter((r): r is string => typeof r === 'string') : [];
+    return { subject: payload.sub, roles, isAdmin: roles.includes(ADMIN_ROLE) };
+  }
+}

@@ -1,0 +1,32 @@
+import { Controller, Get, HttpCode, HttpStatus, Inject, ServiceUnavailableException } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { EventStore } from '@simdeploy/event-store';
+import { NATS_CONNECTION } from '@simdeploy/messaging';
+import { Public } from '../auth/jwt-auth.guard';
+
+@ApiTags('health')
+@Public()
+@Controller('health')
+export class HealthController {
+  constructor(
+    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
+    private readonly store: EventStore,
+  ) {}
+
+  /** The process answers. */
+  @Get()
+  live(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  /** NATS and the event store answer. */
+  @Get('ready')
+  @HttpCode(HttpStatus.OK)
+  async ready(): Promise<{ status: 'ok'; nats: boolean; eventStore: boolean }> {
+    const nats = !this.nc.isClosed() && (await this.nc.flush().then(() => true, () => false));
+    const eventStore = await this.store.ping().catch(() => false);
+    if (!nats || !eventStore) throw new ServiceUnavailableException({ message: 'not ready', nats, eventStore });
+    return { status: 'ok', nats, eventStore };
+  }
+}

@@ -1,0 +1,49 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { DeploymentView } from '@simdeploy/lifecycle';
+import { CurrentPrincipal } from '../auth/jwt-auth.guard';
+import type { Principal } from '../auth/principal';
+import { LaunchSimulationDto } from '../dtos/launch-simulation.dto';
+import { ListSimulationsQuery } from '../dtos/list-simulations.query';
+import { DeploymentIdPipe } from '../http/deployment-id.pipe';
+import { RecordedEventView, SimulationList, SimulationsService } from '../services/simulations.service';
+
+@ApiTags('simulations')
+@ApiBearerAuth()
+@Controller('simulations')
+export class SimulationsController {
+  constructor(private readonly simulations: SimulationsService) {}
+
+  @Post()
+  @HttpCode(HttpStatus.ACCEPTED)
+  launch(@CurrentPrincipal() principal: Principal, @Body() body: LaunchSimulationDto): Promise<DeploymentView> {
+    return this.simulations.launch(principal, body);
+  }
+
+  @Get()
+  list(@CurrentPrincipal() principal: Principal, @Query() query: ListSimulationsQuery): Promise<SimulationList> {
+    return this.simulations.list(principal, query);
+  }
+
+  @Get(':id')
+  get(@CurrentPrincipal() principal: Principal, @Param('id', DeploymentIdPipe) id: string): Promise<DeploymentView> {
+    return this.simulations.get(principal, id);
+  }
+
+  @Post(':id/stop')
+  @HttpCode(HttpStatus.ACCEPTED)
+  stop(@CurrentPrincipal() principal: Principal, @Param('id', DeploymentIdPipe) id: string): Promise<DeploymentView> {
+    return this.simulations.stop(principal, id);
+  }
+
+  @Delete(':id')
+  @HttpCode(HttpStatus.ACCEPTED)
+  remove(@CurrentPrincipal() principal: Principal, @Param('id', DeploymentIdPipe) id: string): Promise<DeploymentView> {
+    return this.simulations.stop(principal, id);
+  }
+
+  @Get(':id/events')
+  events(@CurrentPrincipal() principal: Principal, @Param('id', DeploymentIdPipe) id: string): Promise<RecordedEventView[]> {
+    return this.simulations.events(principal, id);
+  }
+}

@@ -1,0 +1,25 @@
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { GatewayConfig } from '@simdeploy/config';
+import { GatewayModule } from './gateway.module';
+
+/** The gateway as an application, ready to listen: shared by main.ts and the tests. */
+export async function createGatewayApp(config: GatewayConfig, options: { logger?: false } = {}): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({ bodyLimit: config.BODY_LIMIT_BYTES });
+  const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config), adapter, {
+    ...(options.logger === false ? { logger: false } : {}),
+  });
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('simdeploy')
+      .setDescription('Launch and stop cloud robotics simulations; every status change is an auditable event.')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document);
+  app.enableShutdownHooks();
+  await app.init();
+  return app;
+}

@@ -1,0 +1,101 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Length,
+  Matches,
+  Max,
+  Min,
+  ValidateNested,
+  ValidationArguments,
+  registerDecorator,
+} from 'class-validator';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const IMAGE = /^[A-Za-z0-9][A-Za-z0-9._\-/:@]*$/;
+const LABEL_KEY = /^[A-Za-z0-9]([A-Za-z0-9._\-/]{0,61}[A-Za-z0-9])?$/;
+
+/** Labels: at most 32 string pairs, keys like Kubernetes label keys, values up to 63 characters. */
+function IsLabels() {
+  return (target: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isLabels',
+      target: target.constructor,
+      propertyName,
+      validator: {
+        validate(value: unknown) {
+          if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+          const entries = Object.entries(value);
+          return (
+            entries.length <= 32 &&
+            entries.every(([k, v]) => LABEL_KEY.test(k) && typeof v === 'string' && v.length <= 63)
+          );
+        },
+        defaultMessage: (args?: ValidationArguments) =>
+          `${args?.property ?? 'labels'} must be an object of at most 32 string values (keys: letters, digits, . _ - /; values: up to 63 characters)`,
+      },
+    });
+}
+
+export class RobotDto {
+  @ApiProperty({ example: 'x1', description: 'Lower-case DNS label, unique in the simulation' })
+  @IsString()
+  @Length(1, 40)
+  @Matches(DNS_LABEL, { message: 'name must be a lower-case DNS label (a-z, 0-9, -)' })
+  name!: string;
+
+  @ApiProperty({ example: 'ghcr.io/acme/robot:1.2' })
+  @IsString()
+  @Length(1, 255)
+  @Matches(IMAGE, { message: 'image must be a container image reference' })
+  image!: string;
+}
+
+export class LaunchSimulationDto {
+  @ApiProperty({ example: 'worlds/warehouse.sdf', description: 'The world the simulator loads' })
+  @IsString()
+  @Length(1, 255)
+  world!: string;
+
+  @ApiProperty({ example: 'gazebo/gz-sim:harmonic', description: 'Simulator (Gazebo server) image' })
+  @IsString()
+  @Length(1, 255)
+  @Matches(IMAGE, { message: 'image must be a container image reference' })
+  image!: string;
+
+  @ApiProperty({ type: [RobotDto] })
+  @IsArray()
+  @ArrayMaxSize(16)
+  @ValidateNested({ each: true })
+  @Type(() => RobotDto)
+  robots!: RobotDto[];
+
+  @ApiProperty({ example: 'g4dn.xlarge', description: 'Instance type of the machines' })
+  @IsString()
+  @Matches(/^[a-z0-9-]+\.[a-z0-9-]+$/, { message: 'nodeInstanceType must look like g4dn.xlarge' })
+  nodeInstanceType!: string;
+
+  @ApiPropertyOptional({ example: 3600, description: 'Stop automatically this many seconds after Running' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(7 * 24 * 3600)
+  maxDurationSeconds?: number;
+
+  @ApiPropertyOptional({ example: { team: 'navigation' } })
+  @IsOptional()
+  @IsObject()
+  @IsLabels()
+  labels?: Record<string, string>;
+
+  @ApiPropertyOptional({ example: 'local', description: 'Where to run it; the configured default when omitted' })
+  @IsOptional()
+  @IsIn(['local', 'aws'])
+  provider?: 'local' | 'aws';
+}

@@ -1,0 +1,9 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { IsString, Length } from 'class-validator';
+
+export class ResolveReviewDto {
+  @ApiProperty({ example: 'terminated i-0abc by hand in the console' })
+  @IsString()
+  @Length(1, 2000)
+  comment!: string;
+}

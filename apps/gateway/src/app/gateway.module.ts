@@ -1,0 +1,39 @@
+import { DynamicModule, Module, ValidationPipe } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { GatewayConfig } from '@simdeploy/config';
+import { CoreModule } from '@simdeploy/lifecycle';
+import { JwtAuthGuard } from './auth/jwt-auth.guard';
+import { TokenVerifier } from './auth/token-verifier';
+import { AdminController } from './controllers/admin.controller';
+import { HealthController } from './controllers/health.controller';
+import { SimulationsController } from './controllers/simulations.controller';
+import { ErrorFilter } from './http/error.filter';
+import { AdminService } from './services/admin.service';
+import { SimulationsService } from './services/simulations.service';
+
+@Module({})
+export class GatewayModule {
+  static forRoot(config: GatewayConfig): DynamicModule {
+    return {
+      module: GatewayModule,
+      imports: [CoreModule.forRoot(config, 'gateway')],
+      controllers: [SimulationsController, AdminController, HealthController],
+      providers: [
+        TokenVerifier,
+        SimulationsService,
+        AdminService,
+        { provide: APP_GUARD, useClass: JwtAuthGuard },
+        { provide: APP_FILTER, useClass: ErrorFilter },
+        {
+          provide: APP_PIPE,
+          useValue: new ValidationPipe({
+            whitelist: true,
+            forbidNonWhitelisted: true,
+            forbidUnknownValues: true,
+            transform: true,
+          }),
+        },
+      ],
+    };
+  }
+}

@@ -1,0 +1,248 @@
+#!/usr/bin/env node
+// Brings the whole system up on this machine, on the embedded defaults:
+//   nats-server with JetStream (the command bus and the event store), the gateway, the
+//   launcher, the terminator and the error handler, and the local runtime (nodes are
+//   slots here, pods are child processes running the simulator command).
+// Prints the gateway URL and ready-to-use tokens. Ctrl-C stops everything, pods included.
+//
+//   npm start [-- --port 3000] [--state-dir .simdeploy] [--nats-url nats://...] [--no-build]
+//             [--no-restart] [--json]
+//
+// Any service setting (POOL_SIZE, LOCAL_BOOT_DELAY_MS, SIMULATOR_COMMAND, ...) can be set in
+// the environment; see the README.
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const SERVICES = ['gateway', 'launcher', 'terminator', 'error-handler'];
+
+const { values: args } = parseArgs({
+  options: {
+    port: { type: 'string', default: process.env.PORT ?? '3000' },
+    'state-dir': { type: 'string', default: path.join(root, '.simdeploy') },
+    'nats-url': { type: 'string' },
+    'no-build': { type: 'boolean', default: false },
+    'no-restart': { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  },
+});
+
+const stateDir = path.resolve(args['state-dir']);
+const say = (line) => process.stderr.write(`[start] ${line}\n`);
+const children = new Map();
+let stopping = false;
+
+function fail(message) {
+  say(message);
+  process.exit(1);
+}
+
+function run(command, commandArgs, options = {}) {
+  const result = spawnSync(command, commandArgs, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], ...options });
+  return result.status === 0;
+}
+
+function findNatsServer() {
+  const dirs = (process.env.PATH ?? '').split(path.delimiter).concat('/usr/sbin', '/usr/local/bin');
+  return dirs.map((d) => path.join(d, 'nats-server')).find((p) => existsSync(p));
+}
+
+function ensureNatsServer() {
+  let bin = findNatsServer();
+  if (bin) return bin;
+  const isRoot = process.getuid?.() === 0;
+  if (existsSync('/usr/bin/apt-get') && isRoot) {
+    say('nats-server not found: installing the Debian package nats-server');
+    run('apt-get', ['update']);
+    run('apt-get', ['install', '-y', 'nats-server'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    bin = findNatsServer();
+  }
+  if (!bin) fail('nats-server is missing. Install it with: sudo apt-get install -y nats-server (or put nats-server 2.9+ on PATH)');
+  return bin;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function portOpen(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function until(check, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} not ready after ${timeoutMs} ms`);
+}
+
+function prefixOutput(name, stream, target) {
+  let buffer = '';
+  stream.on('data', (chunk) => {
+    buffer += chunk;
+    const lines = buffer.split('\n');
+    buffer = lines.pop();
+    for (const line of lines) target.write(`[${name}] ${line}\n`);
+  });
+}
+
+/** Starts a process and, unless told otherwise, restarts it if it dies (a crash, a kill -9). */
+function supervise(name, command, commandArgs, env) {
+  let restarts = 0;
+  const start = () => {
+    const child = spawn(command, commandArgs, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.set(name, child);
+    prefixOutput(name, child.stdout, process.stderr);
+    prefixOutput(name, child.stderr, process.stderr);
+    child.on('exit', (code, signal) => {
+      if (stopping) return;
+      say(`${name} exited (${signal ?? code})`);
+      if (args['no-restart'] || code === 2) return; // 2: bad configuration, restarting would not help
+      restarts += 1;
+      setTimeout(start, Math.min(5000, 200 * restarts));
+    });
+  };
+  start();
+}
+
+function signToken(secret, subject, roles) {
+  // jose is one of the gateway's dependencies; loaded from the project's node_modules.
+  const require = createRequire(path.join(root, 'package.json'));
+  const { SignJWT } = require('jose');
+  return new SignJWT({ roles })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(subject)
+    .setIssuedAt()
+    .setExpirationTime('30d')
+    .sign(new TextEncoder().encode(secret));
+}
+
+function jwtSecret() {
+  if (process.env.JWT_SECRET) return process.env.JWT_SECRET;
+  const file = path.join(stateDir, 'jwt-secret');
+  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
+}
+
+async function stopAll(exitCode) {
+  if (stopping) return;
+  stopping = true;
+  say('stopping');
+  const services = SERVICES.map((name) => children.get(name)).filter(Boolean);
+  await Promise.all(services.map((child) => terminate(child, 10_000)));
+  try {
+    const require = createRequire(path.join(root, 'package.json'));
+    const { releaseAndKillAll } = require(path.join(root, 'dist/libs/cloud/src/local/runtime-owner.js'));
+    await releaseAndKillAll(path.join(stateDir, 'local'), 5_000);
+  } catch (error) {
+    say(`stopping simulator processes: ${error.message}`);
+  }
+  const nats = children.get('nats-server');
+  if (nats) await terminate(nats, 10_000);
+  process.exit(exitCode);
+}
+
+function terminate(child, graceMs) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+async function main() {
+  mkdirSync(stateDir, { recursive: true });
+  if (!existsSync(path.join(root, 'node_modules'))) {
+    say('installing dependencies (npm ci)');
+    if (!run('npm', ['ci', '--no-audit', '--no-fund'])) fail('npm ci failed');
+  }
+  if (!args['no-build']) {
+    say('building');
+    if (!run('npm', ['run', '--silent', 'build'])) fail('build failed');
+  }
+
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+
+  let natsUrl = args['nats-url'];
+  if (!natsUrl) {
+    const bin = ensureNatsServer();
+    const natsPort = await freePort();
+    const store = path.join(stateDir, 'nats');
+    mkdirSync(store, { recursive: true });
+    supervise('nats-server', bin, ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', store], process.env);
+    await until(() => portOpen(natsPort), 15_000, 'nats-server');
+    natsUrl = `nats://127.0.0.1:${natsPort}`;
+  }
+
+  const port = args.port === '0' ? await freePort() : Number(args.port);
+  const localStateDir = path.join(stateDir, 'local');
+  mkdirSync(localStateDir, { recursive: true });
+  // This process owns the local runtime: simulator processes stop when it goes away.
+  const require = createRequire(path.join(root, 'package.json'));
+  const { claimOwnership } = require(path.join(root, 'dist/libs/cloud/src/local/runtime-owner.js'));
+  await claimOwnership(localStateDir);
+
+  const secret = jwtSecret();
+  const env = {
+    ...process.env,
+    NATS_URL: natsUrl,
+    JWT_SECRET: secret,
+    PORT: String(port),
+    HOST: process.env.HOST ?? '127.0.0.1',
+    LOCAL_STATE_DIR: localStateDir,
+  };
+  for (const name of SERVICES) supervise(name, process.execPath, [path.join(root, `dist/apps/${name}/src/main.js`)], env);
+
+  const url = `http://127.0.0.1:${port}`;
+  await until(async () => (await fetch(`${url}/health/ready`).catch(() => null))?.ok, 60_000, 'gateway');
+  const [adminToken, userToken] = await Promise.all([signToken(secret, 'admin', ['admin']), signToken(secret, 'user', [])]);
+  const pids = Object.fromEntries([...children].map(([name, child]) => [name, child.pid]));
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify({ url, natsUrl, adminToken, userToken, pids })}\n`);
+  } else {
+    process.stdout.write(
+      [
+        '',
+        `simdeploy is up: ${url}  (API docs: ${url}/docs)`,
+        '',
+        `  export SIMDEPLOY_URL=${url}`,
+        `  export ADMIN_TOKEN=${adminToken}`,
+        `  export USER_TOKEN=${userToken}`,
+        '',
+        'Ctrl-C stops everything.',
+        '',
+      ].join('\n'),
+    );
+  }
+}
+
+main().catch((error) => {
+  say(error.message);
+  void stopAll(1);
+});

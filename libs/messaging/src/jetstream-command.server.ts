@@ -64,6 +64,7 @@ export class JetStreamCommandServer
 
   private readonly topology: CommandTopology;
   private readonly pool: SlotPool;
+  private readonly kindPools: SlotPool[] = [];
   private readonly fetchExpiresMs: number;
   private readonly shutdownTimeoutMs: number;
   private nc?: NatsConnection;
@@ -129,14 +130,17 @@ export class JetStreamCommandServer
     if (this.options.ensureTopology ?? true) await ensureCommandTopology(this.nc, this.options);
 
     const kinds = this.handledKinds();
-    // Kinds sharing one pool each pull at most their share, so an idle kind's
-    // waiting pull request cannot hold every slot.
-    const share = Math.max(1, Math.floor(this.pool.size / Math.max(1, kinds.length)));
+    // Each kind also has a quota of the pool, so a backlog of one kind (or an
+    // idle kind's waiting pull request) cannot take every slot from another.
+    const quota = Math.max(1, Math.floor(this.pool.size / Math.max(1, kinds.length)));
     const js = jetstream(this.nc);
     for (const kind of kinds) {
       const consumer = await js.consumers.get(this.topology.streamName, this.topology.consumerNames[kind]);
       const { config } = await consumer.info(true);
-      const pump = this.pump(kind, consumer, share, config.ack_wait ? millis(config.ack_wait) : this.topology.ackWaitMs);
+      const ackWaitMs = config.ack_wait ? millis(config.ack_wait) : this.topology.ackWaitMs;
+      const kindSlots = new SlotPool(quota);
+      this.kindPools.push(kindSlots);
+      const pump = this.pump(kind, consumer, kindSlots, ackWaitMs);
       this.pumps.add(pump);
       void pump.finally(() => this.pumps.delete(pump));
     }
@@ -152,19 +156,31 @@ export class JetStreamCommandServer
     return kinds;
   }
 
-  private async pump(kind: CommandKind, consumer: Consumer, share: number, ackWaitMs: number): Promise<void> {
+  private async pump(kind: CommandKind, consumer: Consumer, kindSlots: SlotPool, ackWaitMs: number): Promise<void> {
     // A closed connection (the app drained it) ends the pump; a broken one only pauses it.
     while (!this.stopping && !this.nc?.isClosed()) {
-      const granted = await this.pool.acquire(share);
+      const wanted = await kindSlots.acquire(kindSlots.size);
+      const granted = wanted === 0 ? 0 : await this.pool.acquire(wanted);
+      kindSlots.release(wanted - granted);
       if (granted === 0) return;
-      const fetch = this.fetchInto(kind, consumer, granted, ackWaitMs);
+      const release = (count: number) => {
+        kindSlots.release(count);
+        this.pool.release(count);
+      };
+      const fetch = this.fetchInto(kind, consumer, granted, ackWaitMs, release);
       this.fetches.add(fetch);
       void fetch.finally(() => this.fetches.delete(fetch));
     }
   }
 
   /** One pull request for exactly the slots granted; each message keeps its slot until its handler settles. */
-  private async fetchInto(kind: CommandKind, consumer: Consumer, granted: number, ackWaitMs: number): Promise<void> {
+  private async fetchInto(
+    kind: CommandKind,
+    consumer: Consumer,
+    granted: number,
+    ackWaitMs: number,
+    release: (count: number) => void,
+  ): Promise<void> {
     let used = 0;
     let batch: ConsumerMessages | undefined;
     try {
@@ -180,7 +196,7 @@ export class JetStreamCommandServer
         used += 1;
         const handling = this.handle(kind, message, ackWaitMs).finally(() => {
           this.runningHandlers.delete(handling);
-          this.pool.release();
+          release(1);
         });
         this.runningHandlers.add(handling);
       }
@@ -192,7 +208,7 @@ export class JetStreamCommandServer
       }
     } finally {
       if (batch) this.openBatches.delete(batch);
-      this.pool.release(granted - used);
+      release(granted - used);
     }
   }
 
@@ -264,7 +280,7 @@ export class JetStreamCommandServer
   private async shutdown(): Promise<void> {
     this.stopping = true;
     this.wakeOnStop();
-    this.pool.close();
+    for (const slots of [this.pool, ...this.kindPools]) slots.close();
     await Promise.allSettled([...this.pumps]);
 
     let timer: NodeJS.Timeout | undefined;

@@ -1,7 +1,7 @@
 import { NestFactory } from '@nestjs/core';
 import { waitFor } from '@simdeploy/testing';
-import { CommandBus, MessagingModule, commandMicroserviceOptions } from '../src';
-import { CommandTestBed, Concurrency, Gate, LaunchWorkerModule, launchCommand, natsUrl } from './support';
+import { CommandKind, CommandBus, MessagingModule, commandMicroserviceOptions } from '../src';
+import { CommandTestBed, Concurrency, Gate, WorkerModule, launchCommand, natsUrl } from './support';
 
 describe('JetStreamCommandServer', () => {
   let bed: CommandTestBed;
@@ -16,9 +16,11 @@ describe('JetStreamCommandServer', () => {
     // Wired the way an app is: MessagingModule.forRoot + commandMicroserviceOptions.
     const app = bed.track(
       await NestFactory.createMicroservice(
-        LaunchWorkerModule.with(
-          (msg) => {
-            handled.set(msg.deploymentId, (handled.get(msg.deploymentId) ?? 0) + 1);
+        WorkerModule.with(
+          {
+            launch: (msg) => {
+              handled.set(msg.deploymentId, (handled.get(msg.deploymentId) ?? 0) + 1);
+            },
           },
           [MessagingModule.forRoot({ natsUrl: natsUrl(), ...bed.topology })],
         ),
@@ -57,6 +59,32 @@ describe('JetStreamCommandServer', () => {
       description: 'all 20 commands completed',
     });
     expect(replicas.map((replica) => replica.peak)).toEqual([3, 3]);
+  });
+
+  it('keeps a kind with a backlog from taking the slots another kind needs', async () => {
+    bed = await CommandTestBed.create();
+    const gate = new Gate();
+    const launches = new Concurrency();
+    const terminated: string[] = [];
+    await bed.startWorker(
+      {
+        launch: () => launches.around(() => gate.wait()),
+        terminate: (msg) => {
+          terminated.push(msg.deploymentId);
+        },
+      },
+      { poolSize: 4 },
+    );
+
+    for (let i = 0; i < 6; i += 1) await bed.bus.send(launchCommand(`launch-${i}`));
+    await waitFor(() => launches.running === 2, { description: 'launches fill their share of the pool' });
+    await bed.bus.send(launchCommand('stop-me', { kind: CommandKind.Terminate }));
+
+    await waitFor(() => terminated.length === 1, { description: 'terminate handled while launches block' });
+    expect(launches.running).toBe(2);
+    gate.open();
+    await waitFor(async () => launches.completed === 6 && (await bed.storedCommands()) === 0, { description: 'all launches done' });
+    expect(launches.peak).toBe(2);
   });
 
   it('hands a command asking to retry back to the queue without holding its slot', async () => {

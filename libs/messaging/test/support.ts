@@ -17,13 +17,14 @@ import {
   type JetStreamContext,
 } from '../src';
 
-export type LaunchBehaviour = (msg: DeploymentCommandMessage, ctx: JetStreamContext) => CommandOutcome | Promise<CommandOutcome>;
+export type CommandBehaviour = (msg: DeploymentCommandMessage, ctx: JetStreamContext) => CommandOutcome | Promise<CommandOutcome>;
 
 export const LAUNCH_BEHAVIOUR = Symbol('LAUNCH_BEHAVIOUR');
+export const TERMINATE_BEHAVIOUR = Symbol('TERMINATE_BEHAVIOUR');
 
 @Controller()
 export class LaunchController {
-  constructor(@Inject(LAUNCH_BEHAVIOUR) private readonly behaviour: LaunchBehaviour) {}
+  constructor(@Inject(LAUNCH_BEHAVIOUR) private readonly behaviour: CommandBehaviour) {}
 
   @OnCommand(CommandKind.Launch)
   launch(@Payload() msg: DeploymentCommandMessage, @Ctx() ctx: JetStreamContext): CommandOutcome | Promise<CommandOutcome> {
@@ -31,14 +32,32 @@ export class LaunchController {
   }
 }
 
+@Controller()
+export class TerminateController {
+  constructor(@Inject(TERMINATE_BEHAVIOUR) private readonly behaviour: CommandBehaviour) {}
+
+  @OnCommand(CommandKind.Terminate)
+  terminate(@Payload() msg: DeploymentCommandMessage, @Ctx() ctx: JetStreamContext): CommandOutcome | Promise<CommandOutcome> {
+    return this.behaviour(msg, ctx);
+  }
+}
+
+export interface WorkerHandlers {
+  launch?: CommandBehaviour;
+  terminate?: CommandBehaviour;
+}
+
 @Module({})
-export class LaunchWorkerModule {
-  static with(behaviour: LaunchBehaviour, imports: DynamicModule[] = []): DynamicModule {
+export class WorkerModule {
+  static with(handlers: WorkerHandlers, imports: DynamicModule[] = []): DynamicModule {
     return {
-      module: LaunchWorkerModule,
+      module: WorkerModule,
       imports,
-      controllers: [LaunchController],
-      providers: [{ provide: LAUNCH_BEHAVIOUR, useValue: behaviour }],
+      controllers: [...(handlers.launch ? [LaunchController] : []), ...(handlers.terminate ? [TerminateController] : [])],
+      providers: [
+        ...(handlers.launch ? [{ provide: LAUNCH_BEHAVIOUR, useValue: handlers.launch }] : []),
+        ...(handlers.terminate ? [{ provide: TERMINATE_BEHAVIOUR, useValue: handlers.terminate }] : []),
+      ],
     };
   }
 }
@@ -112,9 +131,13 @@ export class CommandTestBed {
   }
 
   /** Starts a NestJS microservice replica handling launch commands with `behaviour`. */
-  async startReplica(behaviour: LaunchBehaviour, options: Partial<JetStreamCommandServerOptions> = {}): Promise<INestMicroservice> {
+  startReplica(behaviour: CommandBehaviour, options: Partial<JetStreamCommandServerOptions> = {}): Promise<INestMicroservice> {
+    return this.startWorker({ launch: behaviour }, options);
+  }
+
+  async startWorker(handlers: WorkerHandlers, options: Partial<JetStreamCommandServerOptions> = {}): Promise<INestMicroservice> {
     const strategy = createCommandServer({ connection: this.nc, ...this.topology, ...options });
-    const app = await NestFactory.createMicroservice(LaunchWorkerModule.with(behaviour), { strategy, logger: false });
+    const app = await NestFactory.createMicroservice(WorkerModule.with(handlers), { strategy, logger: false });
     this.apps.push(app);
     await app.listen();
     return app;

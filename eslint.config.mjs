@@ -8,6 +8,8 @@ const productionConstraints = [
   { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:domain', 'type:lib'] },
   { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:domain', 'type:lib'] },
   { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:domain', 'type:lib', 'type:testing'] },
+  // End-to-end tests drive the real processes; they may use the libs' types and helpers, never an app's code.
+  { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:domain', 'type:lib', 'type:testing'] },
 ];
 
 const withTesting = (constraints) =>

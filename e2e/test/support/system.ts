@@ -1,4 +1,4 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -36,7 +36,7 @@ export async function startSystem(env: Record<string, string> = {}, options: { o
     COMMANDS_STREAM: uniqueName('E2E_CMDS'),
     COMMANDS_SUBJECT_PREFIX: uniqueName('e2ecmd').toLowerCase(),
   };
-  const child: ChildProcess = spawn(
+  const child = spawn(
     process.execPath,
     [join(ROOT, 'tools/start.mjs'), '--no-build', '--port', '0', '--state-dir', stateDir, '--json', ...natsArgs],
     {
@@ -45,13 +45,14 @@ export async function startSystem(env: Record<string, string> = {}, options: { o
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  const { stdout, stderr } = child;
   const log: string[] = [];
-  createInterface({ input: child.stderr! }).on('line', (line) => log.push(line));
+  createInterface({ input: stderr }).on('line', (line) => log.push(line));
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
 
   const ready = await new Promise<{ url: string; natsUrl: string; pids: Record<string, number> }>((done, fail) => {
     const timer = setTimeout(() => fail(new Error(`system did not start within 60 s:\n${log.slice(-30).join('\n')}`)), 60_000);
-    createInterface({ input: child.stdout! }).once('line', (line) => {
+    createInterface({ input: stdout }).once('line', (line) => {
       clearTimeout(timer);
       done(JSON.parse(line));
     });

@@ -1,6 +1,6 @@
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { isCommandKind, type DeploymentCommandMessage } from './contracts';
+import { isCommandKind, type CommandKind, type DeploymentCommandMessage } from './contracts';
 import {
   commandSubject,
   ensureCommandTopology,
@@ -20,6 +20,8 @@ export interface SendOptions {
 /** The sending side of the command queue. Inject it by this class. */
 export abstract class CommandBus {
   abstract send(msg: DeploymentCommandMessage, options?: SendOptions): Promise<void>;
+  /** Whether a command of this kind for this deployment is queued or being handled (not yet acked). */
+  abstract hasPending(kind: CommandKind, deploymentId: string): Promise<boolean>;
 }
 
 export const defaultMessageId = (msg: DeploymentCommandMessage): string =>
@@ -27,11 +29,14 @@ export const defaultMessageId = (msg: DeploymentCommandMessage): string =>
 
 export class JetStreamCommandBus extends CommandBus {
   private readonly js: JetStreamClient;
+  private readonly nc: NatsConnection;
   private readonly topology: CommandTopology;
+  private jsm?: Promise<JetStreamManager>;
 
   constructor(nc: NatsConnection, options: CommandTopologyOptions = {}) {
     super();
     this.js = jetstream(nc);
+    this.nc = nc;
     this.topology = resolveTopology(options);
   }
 
@@ -41,8 +46,16 @@ export class JetStreamCommandBus extends CommandBus {
 
   async send(msg: DeploymentCommandMessage, options: SendOptions = {}): Promise<void> {
     if (!isCommandKind(msg.kind)) throw new TypeError(`unknown command kind: ${String(msg.kind)}`);
-    await this.js.publish(commandSubject(this.topology, msg.kind), JSON.stringify(msg), {
+    await this.js.publish(commandSubject(this.topology, msg.kind, msg.deploymentId), JSON.stringify(msg), {
       msgID: options.messageId ?? defaultMessageId(msg),
     });
+  }
+
+  async hasPending(kind: CommandKind, deploymentId: string): Promise<boolean> {
+    this.jsm ??= jetstreamManager(this.nc);
+    const last = await (await this.jsm).direct.getMessage(this.topology.streamName, {
+      last_by_subj: commandSubject(this.topology, kind, deploymentId),
+    });
+    return last !== null;
   }
 }

@@ -7,7 +7,7 @@ import { COMMAND_KINDS, type CommandKind } from './contracts';
 export interface CommandTopologyOptions {
   /** Default `SIMDEPLOY_COMMANDS`. */
   streamName?: string;
-  /** Commands go to `<subjectPrefix>.<kind>`. Default `simdeploy.cmd`. */
+  /** Commands go to `<subjectPrefix>.<kind>.<deploymentId>`. Default `simdeploy.cmd`. */
   subjectPrefix?: string;
   /** Durable consumer per kind. Default: the kind itself. */
   consumerNames?: Partial<Record<CommandKind, string>>;
@@ -45,26 +45,40 @@ export function resolveTopology(options: CommandTopologyOptions = {}): CommandTo
   };
 }
 
-export const commandSubject = (topology: Pick<CommandTopology, 'subjectPrefix'>, kind: CommandKind): string =>
-  `${topology.subjectPrefix}.${kind}`;
+/**
+ * One subject per deployment and kind, so whether a deployment has a command queued or in
+ * flight is a direct get of the last message on it (work-queue retention drops a message
+ * only once it is acked).
+ */
+export function commandSubject(topology: Pick<CommandTopology, 'subjectPrefix'>, kind: CommandKind, deploymentId: string): string {
+  // A dot or wildcard would put the command on another deployment's subject, or on none.
+  if (!/^[A-Za-z0-9_-]+$/.test(deploymentId)) throw new TypeError(`deployment id "${deploymentId}" cannot be a subject token`);
+  return `${topology.subjectPrefix}.${kind}.${deploymentId}`;
+}
+
+/** Every deployment's commands of one kind; the kinds' filters do not overlap, as a work queue requires. */
+export const commandKindFilter = (topology: Pick<CommandTopology, 'subjectPrefix'>, kind: CommandKind): string =>
+  `${topology.subjectPrefix}.${kind}.>`;
 
 function streamConfig(topology: CommandTopology): Partial<StreamConfig> & { name: string } {
   return {
     name: topology.streamName,
-    // Listing the kinds (no wildcard) makes a command of an unknown kind fail at
-    // publish instead of sitting forever in a work queue nobody reads.
-    subjects: COMMAND_KINDS.map((kind) => commandSubject(topology, kind)),
+    // One wildcard per known kind (none across kinds) makes a command of an unknown kind
+    // fail at publish instead of sitting forever in a work queue nobody reads.
+    subjects: COMMAND_KINDS.map((kind) => commandKindFilter(topology, kind)),
     retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
     discard: DiscardPolicy.Old,
     duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    // For CommandBus.hasPending: a direct get of the last message on a deployment's subject.
+    allow_direct: true,
   };
 }
 
 function consumerConfig(topology: CommandTopology, kind: CommandKind): Partial<ConsumerConfig> {
   return {
     durable_name: topology.consumerNames[kind],
-    filter_subject: commandSubject(topology, kind),
+    filter_subject: commandKindFilter(topology, kind),
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     ack_wait: nanos(topology.ackWaitMs),
@@ -90,8 +104,10 @@ async function ensureConsumer(jsm: JetStreamManager, topology: CommandTopology, 
   try {
     await jsm.consumers.add(topology.streamName, config);
   } catch {
-    const { ack_wait, max_deliver, max_ack_pending } = config;
+    const { ack_wait, max_deliver, max_ack_pending, filter_subject } = config;
     await jsm.consumers.update(topology.streamName, topology.consumerNames[kind], {
+      // Moves a consumer made when commands were on `<prefix>.<kind>` to the per-deployment subjects.
+      filter_subject,
       ack_wait,
       max_deliver,
       max_ack_pending,

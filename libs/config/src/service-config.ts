@@ -1,5 +1,5 @@
 import { Transform } from 'class-transformer';
-import { ArrayNotEmpty, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, IsUrl, Matches, Max, Min, ValidateIf } from 'class-validator';
+import { ArrayNotEmpty, IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, IsUrl, Matches, Max, Min, ValidateIf } from 'class-validator';
 
 const NATS_NAME = /^[A-Za-z0-9_-]+$/;
 const SUBJECT_PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
@@ -35,6 +35,11 @@ export class CommonConfig {
   @IsIn(['debug', 'log', 'warn', 'error'], { message: 'must be one of debug, log, warn, error' })
   LOG_LEVEL: 'debug' | 'log' | 'warn' | 'error' = 'log';
 }
+
+const AWS_REQUIRED = '(required when PROVIDER=aws or ENABLE_AWS=true)';
+
+/** Whether this worker must be able to run deployments on AWS. */
+export const awsEnabled = (c: Pick<WorkerConfig, 'PROVIDER' | 'ENABLE_AWS'>): boolean => c.PROVIDER === 'aws' || c.ENABLE_AWS === true;
 
 /** Settings of the services that call the providers (launcher, terminator, error handler). */
 export class WorkerConfig extends CommonConfig {
@@ -91,18 +96,97 @@ export class WorkerConfig extends CommonConfig {
   @ArrayNotEmpty({ message: 'must be a non-empty JSON array of strings, e.g. ["gz","sim","-s","world.sdf"]' })
   SIMULATOR_COMMAND?: string[];
 
-  @ValidateIf((c: WorkerConfig) => c.PROVIDER === 'aws')
-  @IsString()
-  @IsNotEmpty({ message: 'is required when PROVIDER=aws' })
+  /** Also offer `aws` to deployments that ask for it while `local` stays the default. */
+  @Transform(({ obj }: { obj: Record<string, unknown> }) => parseBoolean(obj['ENABLE_AWS']))
+  @IsBoolean({ message: 'must be "true" or "false"' })
+  ENABLE_AWS: boolean = false;
+
+  @ValidateIf(awsEnabled)
+  @Matches(/^[a-z]{2}(-[a-z]+)+-\d+$/, { message: `must be an AWS region like eu-west-1 ${AWS_REQUIRED}` })
   AWS_REGION?: string;
 
-  @ValidateIf((c: WorkerConfig) => c.PROVIDER === 'aws')
-  @IsNotEmpty({ message: 'is required when PROVIDER=aws' })
+  @ValidateIf(awsEnabled)
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/, { message: `must be the EKS cluster name the nodes join ${AWS_REQUIRED}` })
   EC2_CLUSTER_NAME?: string;
 
+  /** Comma-separated; a node's index picks one round-robin. May be left to EC2_LAUNCH_TEMPLATE. */
+  @ValidateIf((c: WorkerConfig) => awsEnabled(c) && (!c.EC2_LAUNCH_TEMPLATE || c.EC2_SUBNET_IDS !== undefined))
+  @Transform(({ value }) => parseList(value))
+  @ArrayNotEmpty({ message: `must list subnet ids, comma-separated (subnet-0abc,subnet-0def) ${AWS_REQUIRED} without EC2_LAUNCH_TEMPLATE` })
+  @Matches(/^subnet-[0-9a-z]+$/, { each: true, message: 'must list subnet ids like subnet-0abc, comma-separated' })
+  EC2_SUBNET_IDS?: string[];
+
+  /** Comma-separated. May be left to EC2_LAUNCH_TEMPLATE. */
+  @ValidateIf((c: WorkerConfig) => awsEnabled(c) && (!c.EC2_LAUNCH_TEMPLATE || c.EC2_SECURITY_GROUP_IDS !== undefined))
+  @Transform(({ value }) => parseList(value))
+  @ArrayNotEmpty({ message: `must list security group ids, comma-separated (sg-0abc,sg-0def) ${AWS_REQUIRED} without EC2_LAUNCH_TEMPLATE` })
+  @Matches(/^sg-[0-9a-z]+$/, { each: true, message: 'must list security group ids like sg-0abc, comma-separated' })
+  EC2_SECURITY_GROUP_IDS?: string[];
+
+  @ValidateIf((c: WorkerConfig) => awsEnabled(c) && (!c.EC2_LAUNCH_TEMPLATE || c.EC2_IMAGE_ID !== undefined))
+  @Matches(/^ami-[0-9a-z]+$/, { message: `must be an AMI id like ami-0abc (or set EC2_LAUNCH_TEMPLATE) ${AWS_REQUIRED}` })
+  EC2_IMAGE_ID?: string;
+
+  /** `lt-0abc` or a template name, optionally with `:<version>` (`:$Latest`, `:3`). */
   @IsOptional()
-  @IsUrl({ require_tld: false }, { message: 'must be a URL' })
+  @Matches(/^[A-Za-z0-9()./_-]{3,128}(:(\$Latest|\$Default|\d+))?$/, {
+    message: 'must be a launch template id (lt-0abc) or name, optionally with :<version>, :$Latest or :$Default',
+  })
+  EC2_LAUNCH_TEMPLATE?: string;
+
+  @ValidateIf((c: WorkerConfig) => awsEnabled(c) && (!c.EC2_LAUNCH_TEMPLATE || c.EC2_INSTANCE_PROFILE_ARN !== undefined))
+  @Matches(/^arn:aws[a-z-]*:iam::\d{12}:instance-profile\/\S+$/, {
+    message: `must be an instance profile ARN (arn:aws:iam::<account>:instance-profile/<name>) ${AWS_REQUIRED} without EC2_LAUNCH_TEMPLATE`,
+  })
+  EC2_INSTANCE_PROFILE_ARN?: string;
+
+  /** Any EC2-compatible endpoint; the AWS default for the region when unset. */
+  @IsOptional()
+  @IsUrl({ require_tld: false, require_protocol: true }, { message: 'must be a URL like http://127.0.0.1:5000' })
   AWS_ENDPOINT_URL?: string;
+
+  @Matches(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { message: 'must be a Kubernetes namespace name' })
+  K8S_NAMESPACE = 'simdeploy';
+
+  /** A kubeconfig file; unset means ~/.kube/config or, inside a pod, the service account. */
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  KUBECONFIG?: string;
+
+  /** Where simulators are reached from, so their network policies let the control plane in. */
+  @ValidateIf(awsEnabled)
+  @Matches(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, { message: `must be an IPv4 CIDR like 10.0.0.0/24 ${AWS_REQUIRED}` })
+  CONTROL_PLANE_CIDR?: string;
+
+  /** How long an instance may stay unrecorded after its node launch began before the sweep removes it; default node-ready timeout + 10 minutes. */
+  @IsOptional()
+  @IsInt({ message: 'must be a whole number of seconds' })
+  @Min(60)
+  SWEEP_LAUNCH_DEADLINE_S?: number;
+
+  @Transform(({ obj }: { obj: Record<string, unknown> }) => parseBoolean(obj['SWEEP_DRY_RUN']))
+  @IsBoolean({ message: 'must be "true" or "false"' })
+  SWEEP_DRY_RUN: boolean = false;
+
+  @IsInt({ message: 'must be a whole number of seconds' })
+  @Min(10)
+  SWEEP_INTERVAL_S: number = 300;
+}
+
+function parseBoolean(value: unknown): unknown {
+  if (value === undefined || typeof value === 'boolean') return value ?? false;
+  const text = String(value).trim().toLowerCase();
+  return text === 'true' || text === '1' ? true : text === 'false' || text === '0' ? false : value;
+}
+
+function parseList(value: unknown): unknown {
+  return typeof value === 'string'
+    ? value
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== '')
+    : value;
 }
 
 function parseCommand(value: unknown): unknown {

@@ -1,0 +1,94 @@
+import { ConfigError, loadConfig } from './load-config';
+import { WorkerConfig, awsEnabled } from './service-config';
+
+const AWS = {
+  PROVIDER: 'aws',
+  AWS_REGION: 'eu-west-1',
+  EC2_CLUSTER_NAME: 'sim-cluster',
+  EC2_SUBNET_IDS: 'subnet-0a1, subnet-0b2',
+  EC2_SECURITY_GROUP_IDS: 'sg-0c3',
+  EC2_IMAGE_ID: 'ami-0d4',
+  EC2_INSTANCE_PROFILE_ARN: 'arn:aws:iam::123456789012:instance-profile/simdeploy-node',
+  CONTROL_PLANE_CIDR: '10.0.0.0/24',
+};
+
+const problemsOf = (env: Record<string, string>): string[] => {
+  try {
+    loadConfig(WorkerConfig, env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+};
+const variablesIn = (problems: string[]) => problems.map((p) => p.split(':')[0]).sort();
+
+describe('WorkerConfig AWS, Kubernetes and sweep settings', () => {
+  it('needs no AWS setting for the local provider and keeps aws off', () => {
+    const config = loadConfig(WorkerConfig, {});
+    expect(awsEnabled(config)).toBe(false);
+    expect(config).toMatchObject({ ENABLE_AWS: false, K8S_NAMESPACE: 'simdeploy', SWEEP_DRY_RUN: false });
+  });
+
+  it('names every missing AWS variable when PROVIDER=aws', () => {
+    const problems = problemsOf({ PROVIDER: 'aws' });
+    expect(variablesIn(problems)).toEqual([
+      'AWS_REGION',
+      'CONTROL_PLANE_CIDR',
+      'EC2_CLUSTER_NAME',
+      'EC2_IMAGE_ID',
+      'EC2_INSTANCE_PROFILE_ARN',
+      'EC2_SECURITY_GROUP_IDS',
+      'EC2_SUBNET_IDS',
+    ]);
+    expect(problems.every((p) => p.includes('(not set)'))).toBe(true);
+    expect(problems.find((p) => p.startsWith('AWS_REGION'))).toMatch(/required when PROVIDER=aws or ENABLE_AWS=true/);
+  });
+
+  it('requires the same settings when ENABLE_AWS=true keeps local the default', () => {
+    expect(variablesIn(problemsOf({ ENABLE_AWS: 'true' }))).toContain('EC2_CLUSTER_NAME');
+    const config = loadConfig(WorkerConfig, { ...AWS, PROVIDER: 'local', ENABLE_AWS: 'true' });
+    expect(config.PROVIDER).toBe('local');
+    expect(awsEnabled(config)).toBe(true);
+    expect(loadConfig(WorkerConfig, { ENABLE_AWS: 'false' }).ENABLE_AWS).toBe(false);
+    expect(variablesIn(problemsOf({ ENABLE_AWS: 'maybe' }))).toEqual(['ENABLE_AWS']);
+  });
+
+  it('reads comma-separated subnets and security groups', () => {
+    const config = loadConfig(WorkerConfig, AWS);
+    expect(config.EC2_SUBNET_IDS).toEqual(['subnet-0a1', 'subnet-0b2']);
+    expect(config.EC2_SECURITY_GROUP_IDS).toEqual(['sg-0c3']);
+    expect(problemsOf({ ...AWS, EC2_SUBNET_IDS: 'subnet-0a1,vpc-9' })).toEqual([
+      expect.stringMatching(/^EC2_SUBNET_IDS: .*subnet ids like subnet-0abc.*\(got "subnet-0a1,vpc-9"\)$/),
+    ]);
+  });
+
+  it('lets a launch template stand in for the image, subnets, groups and instance profile', () => {
+    const { EC2_IMAGE_ID, EC2_SUBNET_IDS, EC2_SECURITY_GROUP_IDS, EC2_INSTANCE_PROFILE_ARN, ...rest } = AWS;
+    expect([EC2_IMAGE_ID, EC2_SUBNET_IDS, EC2_SECURITY_GROUP_IDS, EC2_INSTANCE_PROFILE_ARN]).toHaveLength(4);
+    expect(loadConfig(WorkerConfig, { ...rest, EC2_LAUNCH_TEMPLATE: 'simdeploy-nodes:$Latest' }).EC2_LAUNCH_TEMPLATE).toBe(
+      'simdeploy-nodes:$Latest',
+    );
+    expect(variablesIn(problemsOf({ ...rest, EC2_LAUNCH_TEMPLATE: 'lt-0abc:latest' }))).toEqual(['EC2_LAUNCH_TEMPLATE']);
+  });
+
+  it('names malformed values with what it expected', () => {
+    const problems = problemsOf({
+      ...AWS,
+      AWS_REGION: 'Ireland',
+      CONTROL_PLANE_CIDR: '10.0.0.0',
+      AWS_ENDPOINT_URL: 'localhost',
+      K8S_NAMESPACE: 'Sim_Deploy',
+      SWEEP_LAUNCH_DEADLINE_S: '5',
+    });
+    expect(variablesIn(problems)).toEqual(['AWS_ENDPOINT_URL', 'AWS_REGION', 'CONTROL_PLANE_CIDR', 'K8S_NAMESPACE', 'SWEEP_LAUNCH_DEADLINE_S']);
+    expect(problems.find((p) => p.startsWith('CONTROL_PLANE_CIDR'))).toMatch(/IPv4 CIDR.*\(got "10.0.0.0"\)/);
+  });
+
+  it('reads the sweep settings', () => {
+    expect(loadConfig(WorkerConfig, { SWEEP_DRY_RUN: 'true', SWEEP_LAUNCH_DEADLINE_S: '900' })).toMatchObject({
+      SWEEP_DRY_RUN: true,
+      SWEEP_LAUNCH_DEADLINE_S: 900,
+    });
+  });
+});

@@ -1,6 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { LocalNodeProvider, LocalPodRuntime } from '@simdeploy/cloud';
-import { WorkerConfig } from '@simdeploy/config';
+import { WorkerConfig, awsEnabled } from '@simdeploy/config';
 import { WorkOwner } from '@simdeploy/domain';
 import { DeploymentCommandHandler } from '@simdeploy/event-store';
 import { CommandBus } from '@simdeploy/messaging';
@@ -10,6 +10,7 @@ import { ProviderRegistry, Providers } from '../providers';
 import { Clock, LifecycleSettings, serviceActor } from '../settings';
 import { DeploymentSteps } from '../steps';
 import { CoreModule } from './core.module';
+import { AwsClients, WorkerProviderRegistry, awsProviders } from './providers.factory';
 
 export const settingsFrom = (config: WorkerConfig): LifecycleSettings => ({
   nodeReadyTimeoutMs: config.NODE_READY_TIMEOUT_S * 1000,
@@ -32,10 +33,15 @@ export function localProviders(config: WorkerConfig): Providers {
   };
 }
 
-/** The providers this service can use; `PROVIDER` is the default for new deployments. */
-export function createProviderRegistry(config: WorkerConfig): ProviderRegistry {
+/**
+ * The providers this service can use: `local` always, `aws` when PROVIDER=aws or
+ * ENABLE_AWS=true. `PROVIDER` is the default for new deployments. A deployment naming a
+ * provider that is not configured here fails its step permanently, naming what to set.
+ */
+export function createProviderRegistry(config: WorkerConfig, options: AwsClients & { service?: string } = {}): ProviderRegistry {
   const providers: Record<string, Providers> = { local: localProviders(config) };
-  return new ProviderRegistry(providers, config.PROVIDER);
+  if (awsEnabled(config)) providers['aws'] = awsProviders(config, options);
+  return new WorkerProviderRegistry(providers, config.PROVIDER, options.service ?? 'this worker');
 }
 
 /** Wiring shared by the launcher, the terminator and the error handler. */

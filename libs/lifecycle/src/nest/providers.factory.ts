@@ -1,0 +1,126 @@
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import { KubeConfig } from '@kubernetes/client-node';
+import {
+  Ec2NodeProvider,
+  KubernetesPodRuntime,
+  NodeProvider,
+  PodRuntime,
+  ProviderError,
+  loadDefaultKubeConfig,
+  type Ec2NodeProviderConfig,
+  type LaunchTemplateRef,
+} from '@simdeploy/cloud';
+import type { WorkerConfig } from '@simdeploy/config';
+import { ProviderRegistry, type Providers } from '../providers';
+
+/** Seams for tests and tools that bring their own clients; production builds them from the config. */
+export interface AwsClients {
+  ec2Client?: EC2Client;
+  kubeConfig?: KubeConfig;
+}
+
+/** `lt-0abc`, `lt-0abc:3`, `my-template:$Latest` -> the reference the EC2 provider takes. */
+export function parseLaunchTemplate(value: string): LaunchTemplateRef {
+  const colon = value.indexOf(':');
+  const key = colon < 0 ? value : value.slice(0, colon);
+  const version = colon < 0 ? {} : { version: value.slice(colon + 1) };
+  return /^lt-[0-9a-f]+$/.test(key) ? { id: key, ...version } : { name: key, ...version };
+}
+
+export function ec2ConfigFrom(config: WorkerConfig): Ec2NodeProviderConfig {
+  const required = (name: 'AWS_REGION' | 'EC2_CLUSTER_NAME'): string => {
+    const value = config[name];
+    if (!value) throw new Error(`${name} is required for the aws provider`);
+    return value;
+  };
+  return {
+    region: required('AWS_REGION'),
+    clusterName: required('EC2_CLUSTER_NAME'),
+    ...(config.EC2_IMAGE_ID ? { imageId: config.EC2_IMAGE_ID } : {}),
+    ...(config.EC2_LAUNCH_TEMPLATE ? { launchTemplate: parseLaunchTemplate(config.EC2_LAUNCH_TEMPLATE) } : {}),
+    subnetIds: config.EC2_SUBNET_IDS ?? [],
+    securityGroupIds: config.EC2_SECURITY_GROUP_IDS ?? [],
+    ...(config.EC2_INSTANCE_PROFILE_ARN ? { instanceProfileArn: config.EC2_INSTANCE_PROFILE_ARN } : {}),
+    ...(config.AWS_ENDPOINT_URL ? { endpoint: config.AWS_ENDPOINT_URL } : {}),
+    // The lifecycle retries each call itself (callProvider); retrying inside the provider too would multiply the tries.
+    retry: { maxAttempts: 1 },
+  };
+}
+
+/** KUBECONFIG when set, else ~/.kube/config or the pod's service account. */
+export function kubeConfigFrom(config: WorkerConfig): KubeConfig {
+  if (!config.KUBECONFIG) return loadDefaultKubeConfig();
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(config.KUBECONFIG);
+  return kubeConfig;
+}
+
+/** EC2 machines that join the cluster, and the workloads on them. Constructs only: nothing is called. */
+export function awsProviders(config: WorkerConfig, clients: AwsClients = {}): Providers {
+  if (!config.CONTROL_PLANE_CIDR) throw new Error('CONTROL_PLANE_CIDR is required for the aws provider');
+  return {
+    nodes: new Ec2NodeProvider(ec2ConfigFrom(config), clients.ec2Client),
+    pods: new KubernetesPodRuntime({
+      kubeConfig: clients.kubeConfig ?? kubeConfigFrom(config),
+      namespace: config.K8S_NAMESPACE,
+      controlPlaneCidr: config.CONTROL_PLANE_CIDR,
+    }),
+  };
+}
+
+const refusal = (name: string, service: string): ProviderError =>
+  new ProviderError(
+    'ProviderNotConfigured',
+    `provider "${name}" is not configured in ${service}` +
+      (name === 'aws' ? ': set ENABLE_AWS=true (or PROVIDER=aws) and the AWS settings, see docs/aws.md' : ''),
+    false,
+  );
+
+/*
+ * Stand-ins for a provider this service was not configured for. Every call is a permanent
+ * failure, so the deployment's step fails once with a message an operator can act on
+ * instead of the command being redelivered forever. Nothing pretends to be gone: the
+ * machines may exist, started by a service that was configured.
+ */
+class UnconfiguredNodeProvider extends NodeProvider {
+  constructor(private readonly refuse: () => ProviderError) {
+    super();
+  }
+  launchNode = async (): Promise<never> => Promise.reject(this.refuse());
+  checkNodes = this.launchNode;
+  terminateInstances = this.launchNode;
+  terminateDeployment = this.launchNode;
+  listManagedInstances = this.launchNode;
+}
+
+class UnconfiguredPodRuntime extends PodRuntime {
+  constructor(private readonly refuse: () => ProviderError) {
+    super();
+  }
+  checkNodesJoined = async (): Promise<never> => Promise.reject(this.refuse());
+  createWorkload = this.checkNodesJoined;
+  checkWorkload = this.checkNodesJoined;
+  deleteWorkload = this.checkNodesJoined;
+  deleteNodes = this.checkNodesJoined;
+  listManagedWorkloads = this.checkNodesJoined;
+}
+
+export function unconfiguredProviders(name: string, service: string): Providers {
+  const refuse = () => refusal(name, service);
+  return { nodes: new UnconfiguredNodeProvider(refuse), pods: new UnconfiguredPodRuntime(refuse) };
+}
+
+/** A registry whose unknown providers fail their steps permanently rather than throwing from the workflow. */
+export class WorkerProviderRegistry extends ProviderRegistry {
+  constructor(
+    providers: Record<string, Providers>,
+    defaultProvider: string,
+    private readonly service: string,
+  ) {
+    super(providers, defaultProvider);
+  }
+
+  override get(name: string): Providers {
+    return this.has(name) ? super.get(name) : unconfiguredProviders(name, this.service);
+  }
+}

@@ -1,0 +1,103 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Ec2NodeProvider, KubernetesPodRuntime, LocalNodeProvider, ProviderError } from '@simdeploy/cloud';
+import { WorkerConfig, loadConfig } from '@simdeploy/config';
+import { StepFailedError, callProvider } from '../src/provider-call';
+import { createProviderRegistry } from '../src/nest/worker.module';
+import { ec2ConfigFrom, parseLaunchTemplate } from '../src/nest/providers.factory';
+
+const dir = mkdtempSync(join(tmpdir(), 'simdeploy-factory-'));
+const kubeconfig = join(dir, 'kubeconfig');
+writeFileSync(
+  kubeconfig,
+  `apiVersion: v1
+kind: Config
+clusters: [{ name: c, cluster: { server: 'https://k8s.test:6443' } }]
+users: [{ name: u, user: { token: t } }]
+contexts: [{ name: x, context: { cluster: c, user: u } }]
+current-context: x
+`,
+);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const AWS = {
+  AWS_REGION: 'eu-west-1',
+  EC2_CLUSTER_NAME: 'sim-cluster',
+  EC2_SUBNET_IDS: 'subnet-0a1,subnet-0b2',
+  EC2_SECURITY_GROUP_IDS: 'sg-0c3',
+  EC2_IMAGE_ID: 'ami-0d4',
+  EC2_INSTANCE_PROFILE_ARN: 'arn:aws:iam::123456789012:instance-profile/simdeploy-node',
+  CONTROL_PLANE_CIDR: '10.0.0.0/24',
+  KUBECONFIG: kubeconfig,
+  LOCAL_STATE_DIR: join(dir, 'local'),
+};
+const NO_RETRY = { maxAttempts: 5, baseDelayMs: 1, maxDelayMs: 1, callTimeoutMs: 1000 };
+
+describe('createProviderRegistry', () => {
+  it('offers only local by default, and fails a deployment on aws permanently with what to set', async () => {
+    const registry = createProviderRegistry(loadConfig(WorkerConfig, { LOCAL_STATE_DIR: join(dir, 'local') }), { service: 'launcher' });
+    expect(registry.names()).toEqual(['local']);
+    expect(registry.defaultProvider).toBe('local');
+    expect(registry.get('local').nodes).toBeInstanceOf(LocalNodeProvider);
+
+    const aws = registry.get('aws');
+    const refusal = await aws.nodes.launchNode({} as never).catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(ProviderError);
+    expect(refusal).toMatchObject({ code: 'ProviderNotConfigured', transient: false });
+    expect((refusal as Error).message).toMatch(/provider "aws" is not configured in launcher: set ENABLE_AWS=true/);
+    await expect(aws.pods.deleteWorkload('d1')).rejects.toMatchObject({ code: 'ProviderNotConfigured' });
+    await expect(registry.get('gcp').nodes.terminateDeployment('d1')).rejects.toThrow(/provider "gcp" is not configured/);
+  });
+
+  it('makes the step fail after one attempt instead of retrying an unconfigured provider', async () => {
+    const registry = createProviderRegistry(loadConfig(WorkerConfig, { LOCAL_STATE_DIR: join(dir, 'local') }));
+    let attempts = 0;
+    const failure = await callProvider(
+      'launchNode',
+      () => {
+        attempts++;
+        return registry.get('aws').nodes.launchNode({} as never);
+      },
+      NO_RETRY,
+    ).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(StepFailedError);
+    expect(attempts).toBe(1);
+  });
+
+  it('adds EC2 machines and Kubernetes workloads as aws when PROVIDER=aws, without calling them', () => {
+    const registry = createProviderRegistry(loadConfig(WorkerConfig, { ...AWS, PROVIDER: 'aws' }));
+    expect(registry.names().sort()).toEqual(['aws', 'local']);
+    expect(registry.defaultProvider).toBe('aws');
+    expect(registry.get('aws').nodes).toBeInstanceOf(Ec2NodeProvider);
+    expect(registry.get('aws').pods).toBeInstanceOf(KubernetesPodRuntime);
+  });
+
+  it('adds aws beside a local default when ENABLE_AWS=true', () => {
+    const registry = createProviderRegistry(loadConfig(WorkerConfig, { ...AWS, ENABLE_AWS: 'true' }));
+    expect(registry.defaultProvider).toBe('local');
+    expect(registry.get('aws').nodes).toBeInstanceOf(Ec2NodeProvider);
+  });
+});
+
+describe('EC2 settings', () => {
+  it('maps the worker configuration onto the EC2 provider', () => {
+    const config = loadConfig(WorkerConfig, { ...AWS, PROVIDER: 'aws', AWS_ENDPOINT_URL: 'http://127.0.0.1:5000' });
+    expect(ec2ConfigFrom(config)).toEqual({
+      region: 'eu-west-1',
+      clusterName: 'sim-cluster',
+      imageId: 'ami-0d4',
+      subnetIds: ['subnet-0a1', 'subnet-0b2'],
+      securityGroupIds: ['sg-0c3'],
+      instanceProfileArn: 'arn:aws:iam::123456789012:instance-profile/simdeploy-node',
+      endpoint: 'http://127.0.0.1:5000',
+      retry: { maxAttempts: 1 },
+    });
+  });
+
+  it('reads a launch template as an id or a name with an optional version', () => {
+    expect(parseLaunchTemplate('lt-0abc123')).toEqual({ id: 'lt-0abc123' });
+    expect(parseLaunchTemplate('lt-0abc123:7')).toEqual({ id: 'lt-0abc123', version: '7' });
+    expect(parseLaunchTemplate('simdeploy-nodes:$Latest')).toEqual({ name: 'simdeploy-nodes', version: '$Latest' });
+  });
+});

@@ -10,3 +10,4 @@ export * from './deployments-read-model';
 export * from './nest/core.module';
 export * from './nest/worker.module';
 export * from './nest/run-service';
+export * from './sweep';

@@ -6,6 +6,7 @@ import { WorkerConfig, loadConfig } from '@simdeploy/config';
 import { StepFailedError, callProvider } from '../src/provider-call';
 import { createProviderRegistry } from '../src/nest/worker.module';
 import { ec2ConfigFrom, parseLaunchTemplate } from '../src/nest/providers.factory';
+import { LAUNCH_DEADLINE_MARGIN_MS, defaultLaunchDeadlineMs, sweeperOptionsFrom } from '../src/sweep';
 
 const dir = mkdtempSync(join(tmpdir(), 'simdeploy-factory-'));
 const kubeconfig = join(dir, 'kubeconfig');
@@ -99,5 +100,14 @@ describe('EC2 settings', () => {
     expect(parseLaunchTemplate('lt-0abc123')).toEqual({ id: 'lt-0abc123' });
     expect(parseLaunchTemplate('lt-0abc123:7')).toEqual({ id: 'lt-0abc123', version: '7' });
     expect(parseLaunchTemplate('simdeploy-nodes:$Latest')).toEqual({ name: 'simdeploy-nodes', version: '$Latest' });
+  });
+});
+
+describe('sweep settings', () => {
+  it('default the launch deadline to the node-ready timeout plus the margin', () => {
+    const options = sweeperOptionsFrom(loadConfig(WorkerConfig, { NODE_READY_TIMEOUT_S: '120', SWEEP_DRY_RUN: 'true' }));
+    expect(options).toEqual({ dryRun: true, nodeReadyTimeoutMs: 120_000 });
+    expect(defaultLaunchDeadlineMs(options.nodeReadyTimeoutMs)).toBe(120_000 + LAUNCH_DEADLINE_MARGIN_MS);
+    expect(sweeperOptionsFrom(loadConfig(WorkerConfig, { SWEEP_LAUNCH_DEADLINE_S: '900' })).launchDeadlineMs).toBe(900_000);
   });
 });

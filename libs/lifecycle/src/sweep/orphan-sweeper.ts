@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { isValidDeploymentId, recordedInstanceIds, Status, type SimDeployment } from '@simdeploy/domain';
 import { ANY_REVISION, DeploymentCommandHandler, EventStore } from '@simdeploy/event-store';
 import type { ManagedInstance, ManagedWorkload } from '@simdeploy/cloud';
+import type { WorkerConfig } from '@simdeploy/config';
 import { ProviderRegistry, type Providers } from '../providers';
 import { Clock } from '../settings';
 
@@ -223,3 +224,12 @@ export interface OrphanSweeperDeps {
 
 export const createOrphanSweeper = (deps: OrphanSweeperDeps, options: OrphanSweeperOptions = {}): OrphanSweeper =>
   new OrphanSweeper(deps.registry, deps.handler, deps.store, deps.clock, options);
+
+/** The sweep settings of a worker's configuration (SWEEP_DRY_RUN, SWEEP_LAUNCH_DEADLINE_S, NODE_READY_TIMEOUT_S). */
+export const sweeperOptionsFrom = (
+  config: Pick<WorkerConfig, 'SWEEP_DRY_RUN' | 'SWEEP_LAUNCH_DEADLINE_S' | 'NODE_READY_TIMEOUT_S'>,
+): OrphanSweeperOptions => ({
+  dryRun: config.SWEEP_DRY_RUN,
+  nodeReadyTimeoutMs: config.NODE_READY_TIMEOUT_S * 1000,
+  ...(config.SWEEP_LAUNCH_DEADLINE_S === undefined ? {} : { launchDeadlineMs: config.SWEEP_LAUNCH_DEADLINE_S * 1000 }),
+});

@@ -6,3 +6,4 @@ export * from './jetstream-context';
 export * from './on-command.decorator';
 export * from './jetstream-command.server';
 export * from './messaging.module';
+export * from './leader-lease';

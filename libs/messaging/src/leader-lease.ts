@@ -1,0 +1,210 @@
+import { Logger } from '@nestjs/common';
+import { DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+
+export interface LeaderLeaseOptions {
+  /** What is led, e.g. `error-handler`: one leader per key. */
+  key: string;
+  /** The lease store, laid out as a NATS KV bucket (stream `KV_<bucket>`). Default `simdeploy_leases`. */
+  bucket?: string;
+  /** A leader that stops refreshing loses the lease this long after its last refresh. Default 6 000 ms. */
+  ttlMs?: number;
+  /** Who holds it, as shown to operators. Default host:pid:random. */
+  holder?: string;
+}
+
+export interface LeadershipHandlers {
+  /** Start the work only the leader does. */
+  acquired(): Promise<void> | void;
+  /** Stop it: another process may be leading now. */
+  lost(): Promise<void> | void;
+}
+
+export const DEFAULT_LEASE_BUCKET = 'simdeploy_leases';
+
+const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/**
+ * A leader lease on JetStream, in the layout of a KV bucket with history 1 and a TTL
+ * (`nats kv get simdeploy_leases error-handler` shows the holder). The @nats-io/kv client is
+ * not a dependency, so it is written with the two headers KV itself uses: a create is a
+ * publish expecting no message on the key's subject; a refresh expects the revision the
+ * holder wrote last. The key expires (max_age) when its holder stops refreshing, which is
+ * when a standby's create succeeds. A leader that cannot confirm a refresh steps down
+ * before the key can have expired, so two leaders overlap only if clocks or the server
+ * misbehave, and even then every status change is an append with an expected revision.
+ */
+export class LeaderLease {
+  private readonly logger: Logger;
+  private readonly js: JetStreamClient;
+  private readonly subject: string;
+  readonly ttlMs: number;
+  readonly holder: string;
+  private revision = 0;
+  /** Tries to take the lease so far, for diagnostics. */
+  attempts = 0;
+  private confirmedAt = 0;
+  private running = false;
+  private loop?: Promise<void>;
+  private wake?: () => void;
+  private transitions: Promise<void> = Promise.resolve();
+  private handlers?: LeadershipHandlers;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    private readonly streamName: string,
+    private readonly options: LeaderLeaseOptions,
+  ) {
+    this.ttlMs = options.ttlMs ?? 6_000;
+    this.holder = options.holder ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.subject = `$KV.${options.bucket ?? DEFAULT_LEASE_BUCKET}.${options.key}`;
+    this.js = jetstream(nc);
+    this.logger = new Logger(`LeaderLease(${options.key})`);
+  }
+
+  /** Creates the bucket if needed (idempotent across racing processes). */
+  static async create(nc: NatsConnection, options: LeaderLeaseOptions): Promise<LeaderLease> {
+    const bucket = options.bucket ?? DEFAULT_LEASE_BUCKET;
+    const ttlMs = options.ttlMs ?? 6_000;
+    const jsm = await jetstreamManager(nc);
+    const streamName = `KV_${bucket}`;
+    const config = {
+      name: streamName,
+      subjects: [`$KV.${bucket}.>`],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      max_msgs_per_subject: 1,
+      discard: DiscardPolicy.New,
+      max_age: nanos(ttlMs),
+      duplicate_window: nanos(Math.min(ttlMs, 120_000)),
+      allow_direct: true,
+      allow_rollup_hdrs: true,
+      deny_delete: true,
+      deny_purge: false,
+    };
+    try {
+      await jsm.streams.add(config);
+    } catch {
+      const { name, ...changes } = config;
+      await jsm.streams.update(name, changes);
+    }
+    return new LeaderLease(nc, jsm, streamName, options);
+  }
+
+  get isLeader(): boolean {
+    return this.revision > 0;
+  }
+
+  /** Who holds the lease now, or null when nobody does. */
+  async currentHolder(): Promise<string | null> {
+    const last = await this.jsm.direct.getMessage(this.streamName, { last_by_subj: this.subject });
+    return last ? last.string() : null;
+  }
+
+  /**
+   * Competes for the lease until stop(): a standby tries every ttl/2, the leader refreshes
+   * every ttl/3. Handlers run one after the other, never two at once.
+   */
+  start(handlers: LeadershipHandlers): void {
+    if (this.running) return;
+    this.running = true;
+    this.handlers = handlers;
+    this.loop = (async () => {
+      while (this.running && !this.nc.isClosed()) {
+        if (this.isLeader) await this.refresh();
+        else await this.tryAcquire();
+        await this.pause(this.isLeader ? this.ttlMs / 3 : this.ttlMs / 2);
+      }
+      // The connection is gone for good: nothing can be refreshed any more.
+      if (this.isLeader && this.nc.isClosed()) this.step('lost');
+    })();
+  }
+
+  /** Stops competing; a leader hands the lease back at once, so a standby need not wait out the TTL. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    if (this.isLeader) {
+      const held = this.revision;
+      this.step('lost');
+      await this.release(held);
+    }
+    await this.transitions;
+  }
+
+  /** Resolves once `lost` or `acquired` handlers queued so far have run. */
+  settled(): Promise<void> {
+    return this.transitions;
+  }
+
+  // A refresh stuck on a broken connection must fail while stepping down in time is still possible.
+  private get callTimeoutMs(): number {
+    return Math.max(200, Math.floor(this.ttlMs / 3));
+  }
+
+  private async tryAcquire(): Promise<void> {
+    this.attempts += 1;
+    try {
+      const ack = await this.js.publish(this.subject, this.holder, { expect: { lastSubjectSequence: 0 }, timeout: this.callTimeoutMs });
+      this.revision = ack.seq;
+      this.confirmedAt = Date.now();
+      this.logger.log(`${this.holder} leads`);
+      this.step('acquired');
+    } catch {
+      // Held by someone else (wrong last sequence) or NATS unreachable: a standby stays one.
+    }
+  }
+
+  private async refresh(): Promise<void> {
+    try {
+      const ack = await this.js.publish(this.subject, this.holder, { expect: { lastSubjectSequence: this.revision }, timeout: this.callTimeoutMs });
+      this.revision = ack.seq;
+      this.confirmedAt = Date.now();
+    } catch (error) {
+      const mismatch = /wrong last sequence/i.test(describe(error));
+      // Unconfirmed for two thirds of the TTL: the key may expire before we could know, so stop leading now.
+      if (mismatch || Date.now() - this.confirmedAt >= (this.ttlMs * 2) / 3) {
+        this.logger.warn(`${this.holder} lost the lease: ${describe(error)}`);
+        this.step('lost');
+      }
+    }
+  }
+
+  private step(change: 'acquired' | 'lost'): void {
+    if (change === 'lost') this.revision = 0;
+    const handlers = this.handlers;
+    if (!handlers) return;
+    this.transitions = this.transitions.then(async () => {
+      try {
+        await handlers[change]();
+      } catch (error) {
+        this.logger.error(`${change} handler failed: ${describe(error)}`);
+      }
+    });
+  }
+
+  private async release(revision: number): Promise<void> {
+    if (this.nc.isClosed()) return;
+    try {
+      const last = await this.jsm.direct.getMessage(this.streamName, { last_by_subj: this.subject });
+      if (last?.seq === revision) await this.jsm.streams.purge(this.streamName, { filter: this.subject });
+    } catch (error) {
+      this.logger.warn(`could not hand back the lease (it expires by itself): ${describe(error)}`);
+    }
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}

@@ -5,7 +5,7 @@
  *
  * Run:  npm run build && node bench/run.cjs bench/lifecycle/http-bench.ts [--quick]
  * Needs nats-server (PATH, /usr/sbin or $NATS_SERVER_BIN). --quick shrinks every phase (~1 min).
- * BENCH_SECONDS sets the baseline's length (default 4).
+ * BENCH_SECONDS sets the baseline's length (default 4); BENCH_CLIENTS the clients of (2) (default 16).
  *
  *   (1) raw JetStream acked publishes, 64 in flight                        - the baseline
  *   (2) launch -> Running -> stop -> Terminated, K clients, no boot delay   - lifecycles/s
@@ -27,7 +27,7 @@ const quick = parseArgs({ options: { quick: { type: 'boolean', default: false } 
 
 const BASELINE_WINDOW = 64;
 const BASELINE_MS = Number(process.env['BENCH_SECONDS'] ?? (quick ? 2 : 4)) * 1000;
-const CLIENTS = 16;
+const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 16);
 const LIFECYCLES = quick ? 60 : 300;
 const CLIENT_POLL_MS = 20;
 const LIFECYCLE_PHASE_MS = quick ? 60_000 : 150_000;
@@ -430,6 +430,9 @@ async function lifecycles(build: string, natsUrl: string, natsPid: number, simul
 
     console.log(`\n(2) full lifecycles through HTTP: ${CLIENTS} clients, ${LIFECYCLES} lifecycles, boot delay 0, READINESS_POLL_MS=50, robots: [] (1 pod each)`);
     console.log(`    ${LIFECYCLES} lifecycles in ${seconds(elapsed)}: ${perSecond.toFixed(1)} lifecycles/s = ${(perSecond / raw).toFixed(4)}x raw publishes/s (1/${(raw / perSecond).toFixed(0)})`);
+    const eventsPerLifecycle = all.reduce((sum, h) => sum + h.length, 0) / all.length;
+    const eventsPerSecond = eventsPerLifecycle * perSecond;
+    console.log(`    ${eventsPerLifecycle.toFixed(1)} events a lifecycle: ${eventsPerSecond.toFixed(0)} events appended/s = ${(eventsPerSecond / raw).toFixed(4)}x raw publishes/s`);
     console.log(`    POST -> Running, client polling GET every ${CLIENT_POLL_MS} ms:  ${spread(clientToRunning)}`);
     console.log(`    POST -> Running, exact (SimulationRequested.requestedAt -> SimulationRunning.at): ${spread(toRunning)}`);
     console.log(`    stop -> Terminated, exact (StopRequested.at -> SimulationTerminated.at):          ${spread(toTerminated)}`);

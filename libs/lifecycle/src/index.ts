@@ -11,3 +11,6 @@ export * from './nest/core.module';
 export * from './nest/worker.module';
 export * from './nest/run-service';
 export * from './sweep';
+export * from './recovery/periodic-jobs';
+export * from './recovery/reconciler';
+export * from './recovery/held-resources';

@@ -1,37 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import { ErrorStatus, SimDeployment, Status } from '@simdeploy/domain';
-import { DeploymentView, toView } from '@simdeploy/lifecycle';
-import { CommandKind } from '@simdeploy/messaging';
-import { CommandBus } from '@simdeploy/messaging';
+import { ErrorStatus, SimDeployment } from '@simdeploy/domain';
+import { DeploymentView, HeldResources, heldResources, toView } from '@simdeploy/lifecycle';
+import { CommandBus, CommandKind } from '@simdeploy/messaging';
 import { Principal } from '../auth/principal';
 import { SimulationsService } from './simulations.service';
-
-export interface HeldResources {
-  instances: string[];
-  nodes: string[];
-  pods: string[];
-  services: string[];
-  networkPolicies: string[];
-}
 
 export interface ReviewView extends DeploymentView {
   failures: SimDeployment['failures'];
   /** What the deployment may still hold, judged from how far its cleanup got. */
   held: HeldResources;
-}
-
-const ORDER: Status[] = [Status.DeletingPods, Status.DeletingNodes, Status.TerminatingInstances, Status.Terminated];
-const passed = (state: SimDeployment, status: Status) => ORDER.indexOf(state.status) > ORDER.indexOf(status);
-
-export function heldResources(state: SimDeployment): HeldResources {
-  const podsGone = passed(state, Status.DeletingPods);
-  return {
-    instances: passed(state, Status.TerminatingInstances) ? [] : state.nodes.flatMap((n) => (n.instanceId ? [n.instanceId] : [])),
-    nodes: passed(state, Status.DeletingNodes) ? [] : state.nodes.flatMap((n) => (n.nodeName ? [n.nodeName] : [])),
-    pods: podsGone ? [] : state.pods.map((p) => p.name),
-    services: podsGone ? [] : [...state.services],
-    networkPolicies: podsGone ? [] : [...state.networkPolicies],
-  };
 }
 
 /** What an operator does with deployments the error handler gave up on. Each action is an event. */

@@ -1,6 +1,7 @@
 import { FaultStep } from '@simdeploy/cloud';
 import { ErrorStatus, SimDeployment, Status, latestFailure } from '@simdeploy/domain';
 import { CommandKind } from '@simdeploy/messaging';
+import { waitFor } from '@simdeploy/testing';
 import { randomUUID } from 'node:crypto';
 import { heldResources } from '../src';
 import { ADMIN, TestSystem, isAlive } from './support/system';
@@ -92,5 +93,218 @@ describe('failure handling: launcher, terminator and error handler on real NATS 
       });
       await expectNothingHeld(id);
     });
+  });
+
+  /** Launches on `provider`, waits for Running and returns the pod process ids. */
+  async function running(id: string): Promise<number[]> {
+    await sys.launch({ id });
+    await sys.until(id, (s) => s.status === Status.Running, 'running');
+    const pids = await sys.podPids(id);
+    expect(pids.length).toBe(3);
+    return pids;
+  }
+
+  describe('a failure at a termination step is finished by the error handler from that step', () => {
+    it.each<[FaultStep, Status, string[]]>([
+      ['deleteWorkload', Status.DeletingPods, ['PodsDeletionStarted', 'TerminationFailed', 'NodesDeletionStarted', 'InstancesTerminationStarted']],
+      ['deleteNodes', Status.DeletingNodes, ['PodsDeletionStarted', 'NodesDeletionStarted', 'TerminationFailed', 'InstancesTerminationStarted']],
+      ['terminateInstances', Status.TerminatingInstances, ['PodsDeletionStarted', 'NodesDeletionStarted', 'InstancesTerminationStarted', 'TerminationFailed']],
+      ['terminateDeployment', Status.TerminatingInstances, ['PodsDeletionStarted', 'NodesDeletionStarted', 'InstancesTerminationStarted', 'TerminationFailed']],
+    ])('%s fails in %s -> TerminationFailed -> Terminated, nothing held', async (step, stage, cleanup) => {
+      const id = randomUUID();
+      const pids = await running(id);
+      // Only the terminator's call fails; the error handler's try succeeds.
+      sys.faults.add({ step, mode: 'fail', error: PERMANENT, times: 1, deploymentId: id });
+      await sys.stop(id);
+
+      const final = await sys.until(id, TERMINATED, 'terminated');
+      expect(final.errorStatus).toBe(ErrorStatus.TerminationFailed);
+      expect(latestFailure(final)).toMatchObject({ stage, step, attempt: 1, error: { code: 'InjectedFault' } });
+      expect(await sys.eventTypes(id)).toEqual([
+        ...LAUNCH_EVENTS_TO_NODES,
+        ...INSTANCES,
+        'PodsLaunchStarted',
+        'SimulationRunning',
+        'StopRequested',
+        ...cleanup,
+        'SimulationTerminated',
+      ]);
+      expect(sys.faults.count(step, id)).toBe(2);
+      await expectNothingHeld(id, pids);
+    });
+  });
+
+  describe('a failure while the error handler rolls back', () => {
+    async function inAdminReview(): Promise<{ id: string; pids: number[] }> {
+      const id = randomUUID();
+      sys.faults.add({ step: 'checkWorkload', mode: 'fail', error: PERMANENT, deploymentId: id });
+      sys.faults.add({ step: 'deleteWorkload', mode: 'fail', error: { ...PERMANENT, code: 'DeleteRefused' }, deploymentId: id });
+      await sys.launch({ id });
+      const review = await sys.until(id, (s) => s.errorStatus === ErrorStatus.AdminReview, 'admin review');
+      expect(review.status).toBe(Status.DeletingPods);
+      expect(latestFailure(review)).toMatchObject({ stage: Status.DeletingPods, step: 'deleteWorkload', error: { code: 'DeleteRefused' } });
+      expect(await sys.eventTypes(id)).toEqual([
+        ...LAUNCH_EVENTS_TO_NODES,
+        ...INSTANCES,
+        'PodsLaunchStarted',
+        'LaunchFailed',
+        'PodsDeletionStarted',
+        'AdminReviewRequired',
+      ]);
+      // The leftovers an operator sees are what the provider really still holds.
+      const held = heldResources(review);
+      const actual = await sys.held(id);
+      expect(held.instances.sort()).toEqual(actual.instances.sort());
+      expect(held.pods.sort()).toEqual(actual.pods.map((p) => p.replace(/\.json$/, '')).sort());
+      expect(held.pods).toHaveLength(3);
+      return { id, pids: await sys.podPids(id) };
+    }
+
+    it('-> AdminReview listing the leftovers; an admin retry completes it once the fault is gone', async () => {
+      const { id, pids } = await inAdminReview();
+      expect(pids.filter(isAlive)).toHaveLength(3);
+
+      sys.faults.set([]);
+      const retried = await sys.exec(id, 'RequestCleanupRetry', {}, ADMIN);
+      await sys.bus.send(
+        { deploymentId: id, kind: CommandKind.HandleFailure, issuedAt: retried.updatedAt, reason: 'admin-retry' },
+        { messageId: `${id}:retry:${retried.updatedAt}` },
+      );
+
+      const final = await sys.until(id, TERMINATED, 'terminated after the retry');
+      expect(final.errorStatus).toBe(ErrorStatus.InitializationFailed);
+      expect((await sys.eventTypes(id)).slice(-5)).toEqual([
+        'AdminReviewRequired',
+        'CleanupRetryRequested',
+        'NodesDeletionStarted',
+        'InstancesTerminationStarted',
+        'SimulationTerminated',
+      ]);
+      await expectNothingHeld(id, pids);
+    });
+
+    it('-> AdminReview; resolving it with a comment ends it and records who and why', async () => {
+      const { id } = await inAdminReview();
+
+      const resolved = await sys.exec(id, 'ResolveAdminReview', { comment: 'deleted by hand in the console' }, ADMIN);
+      expect(resolved.status).toBe(Status.Terminated);
+      expect(resolved.resolution).toMatchObject({ by: { subject: 'root' }, comment: 'deleted by hand in the console' });
+      expect((await sys.eventTypes(id)).slice(-1)).toEqual(['AdminReviewResolved']);
+    });
+  });
+
+  describe('a stop during each launch status', () => {
+    it('in Pending (launch command not yet handled) -> Terminated; the late launch command does nothing', async () => {
+      const id = await sys.launch({ send: false });
+      await sys.stop(id);
+      await sys.until(id, TERMINATED, 'terminated');
+      await sys.bus.send({ deploymentId: id, kind: CommandKind.Launch, issuedAt: new Date().toISOString(), reason: 'api' });
+      await waitFor(async () => !(await sys.bus.hasPending(CommandKind.Launch, id)), { description: 'the late launch command handled' });
+
+      const final = await sys.state(id);
+      expect(final.errorStatus).toBeNull();
+      expect(await sys.eventTypes(id)).toEqual(['SimulationRequested', 'StopRequested', 'PodsDeletionStarted', 'NodesDeletionStarted', 'InstancesTerminationStarted', 'SimulationTerminated']);
+      await expectNothingHeld(id);
+    });
+
+    it('in LaunchingNodes (machines booting) -> Terminated, the instances given back', async () => {
+      const id = randomUUID();
+      await sys.launch({ id, provider: 'slowboot' });
+      await sys.until(id, (s) => s.status === Status.LaunchingNodes && s.nodes.every((n) => n.instanceId), 'instances launched, booting');
+      expect((await sys.held(id)).instances).toHaveLength(2);
+      await sys.stop(id);
+
+      const final = await sys.until(id, TERMINATED, 'terminated');
+      expect(final.errorStatus).toBeNull();
+      expect(await sys.eventTypes(id)).toEqual([
+        ...LAUNCH_EVENTS_TO_NODES,
+        ...INSTANCES,
+        'StopRequested',
+        'PodsDeletionStarted',
+        'NodesDeletionStarted',
+        'InstancesTerminationStarted',
+        'SimulationTerminated',
+      ]);
+      await expectNothingHeld(id);
+    });
+
+    it('in LaunchingPods (pods starting) -> Terminated, the pods stopped', async () => {
+      const id = randomUUID();
+      await sys.launch({ id, provider: 'neverready' });
+      await sys.until(id, (s) => s.status === Status.LaunchingPods, 'launching pods');
+      const pids = await waitFor(async () => {
+        const found = await sys.podPids(id);
+        return found.length === 3 ? found : null;
+      }, { description: 'pod processes started' });
+      await sys.stop(id);
+
+      const final = await sys.until(id, TERMINATED, 'terminated');
+      expect(final.errorStatus).toBeNull();
+      expect((await sys.eventTypes(id)).slice(-6)).toEqual([
+        'PodsLaunchStarted',
+        'StopRequested',
+        'PodsDeletionStarted',
+        'NodesDeletionStarted',
+        'InstancesTerminationStarted',
+        'SimulationTerminated',
+      ]);
+      await expectNothingHeld(id, pids);
+    });
+  });
+
+  describe('a timeout at each wait', () => {
+    it('nodes not ready within NODE_READY_TIMEOUT_S -> NodeReadyTimeout, rolled back', async () => {
+      const id = randomUUID();
+      await sys.launch({ id, provider: 'slowboot' });
+
+      const final = await sys.until(id, TERMINATED, 'rolled back');
+      expect(final.errorStatus).toBe(ErrorStatus.InitializationFailed);
+      expect(latestFailure(final)).toMatchObject({ stage: Status.LaunchingNodes, step: 'waitNodesReady', error: { code: 'NodeReadyTimeout' } });
+      expect((await sys.eventTypes(id)).slice(-4)).toEqual(['LaunchFailed', 'NodesDeletionStarted', 'InstancesTerminationStarted', 'SimulationTerminated']);
+      await expectNothingHeld(id);
+    });
+
+    it('pods not ready within POD_READY_TIMEOUT_S -> PodReadyTimeout, rolled back', async () => {
+      const id = randomUUID();
+      await sys.launch({ id, provider: 'neverready' });
+      await sys.until(id, (s) => s.status === Status.LaunchingPods, 'launching pods');
+      const pids = await waitFor(async () => {
+        const found = await sys.podPids(id);
+        return found.length === 3 ? found : null;
+      }, { description: 'pod processes started' });
+
+      const final = await sys.until(id, TERMINATED, 'rolled back');
+      expect(final.errorStatus).toBe(ErrorStatus.InitializationFailed);
+      expect(latestFailure(final)).toMatchObject({ stage: Status.LaunchingPods, step: 'waitPodsReady', error: { code: 'PodReadyTimeout' } });
+      expect((await sys.eventTypes(id)).slice(-5)).toEqual([
+        'LaunchFailed',
+        'PodsDeletionStarted',
+        'NodesDeletionStarted',
+        'InstancesTerminationStarted',
+        'SimulationTerminated',
+      ]);
+      await expectNothingHeld(id, pids);
+    });
+  });
+
+  it('a maximum run duration stops the simulation automatically', async () => {
+    const id = randomUUID();
+    await sys.launch({ id, spec: { maxDurationSeconds: 1 } });
+    const runningState = await sys.until(id, (s) => s.status === Status.Running, 'running');
+    const pids = await sys.podPids(id);
+
+    const final = await sys.until(id, TERMINATED, 'stopped at its maximum duration');
+    expect(final.errorStatus).toBeNull();
+    expect(final.stop).toMatchObject({ reason: 'max-duration', by: { subject: 'service:launcher' } });
+    expect(Date.parse(final.stop!.at) - Date.parse(runningState.runningSince!)).toBeGreaterThanOrEqual(1_000);
+    expect((await sys.eventTypes(id)).slice(-6)).toEqual([
+      'SimulationRunning',
+      'StopRequested',
+      'PodsDeletionStarted',
+      'NodesDeletionStarted',
+      'InstancesTerminationStarted',
+      'SimulationTerminated',
+    ]);
+    await expectNothingHeld(id, pids);
   });
 });

@@ -89,6 +89,7 @@ module.exports = {
   ],
   globalSetup: path.join(workspaceRoot, 'libs/testing/src/jest-global-setup.ts'),
   globalTeardown: path.join(workspaceRoot, 'libs/testing/src/jest-global-teardown.ts'),
+  reporters: ['default', path.join(workspaceRoot, 'tools/jest-summary-reporter.cjs')],
   passWithNoTests: true,
   testTimeout: 30000,
   coverageDirectory: path.join(workspaceRoot, 'coverage'),

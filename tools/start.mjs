@@ -113,6 +113,7 @@ function supervise(name, command, commandArgs, env) {
   const start = () => {
     const child = spawn(command, commandArgs, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     children.set(name, child);
+    writePids();
     prefixOutput(name, child.stdout, process.stderr);
     prefixOutput(name, child.stderr, process.stderr);
     child.on('exit', (code, signal) => {
@@ -124,6 +125,12 @@ function supervise(name, command, commandArgs, env) {
     });
   };
   start();
+}
+
+/** The current pid of every process, for operators and for the chaos test that kills them. */
+function writePids() {
+  const pids = Object.fromEntries([...children].map(([name, child]) => [name, child.pid]));
+  writeFileSync(path.join(stateDir, 'pids.json'), JSON.stringify(pids));
 }
 
 function signToken(secret, subject, roles) {

@@ -116,11 +116,13 @@ function supervise(name, command, commandArgs, env) {
     writePids();
     prefixOutput(name, child.stdout, process.stderr);
     prefixOutput(name, child.stderr, process.stderr);
+    const startedAt = Date.now();
     child.on('exit', (code, signal) => {
       if (stopping) return;
       say(`${name} exited (${signal ?? code})`);
       if (args['no-restart'] || code === 2) return; // 2: bad configuration, restarting would not help
-      restarts += 1;
+      // Back off while it keeps failing at start; a process that ran a while restarts at once.
+      restarts = Date.now() - startedAt > 10_000 ? 0 : restarts + 1;
       setTimeout(start, Math.min(5000, 200 * restarts));
     });
   };

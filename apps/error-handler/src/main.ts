@@ -1,12 +1,16 @@
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import { WorkerConfig } from '@simdeploy/config';
 import { runService } from '@simdeploy/lifecycle';
-import { commandMicroserviceOptions } from '@simdeploy/messaging';
-import { ErrorHandlerModule } from './app/error-handler.module';
+import { ErrorHandlerConfig } from './app/error-handler.config';
+import { ErrorHandlerRunner } from './app/error-handler.runner';
 
-runService('error-handler', WorkerConfig, async (config) => {
-  const app = await NestFactory.createMicroservice(ErrorHandlerModule.forRoot(config), commandMicroserviceOptions());
-  app.enableShutdownHooks();
-  await app.listen();
+runService('error-handler', ErrorHandlerConfig, async (config) => {
+  const runner = await ErrorHandlerRunner.start(config);
+  const shutdown = () => {
+    runner.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
 });

@@ -296,7 +296,7 @@ describe('failure handling: launcher, terminator and error handler on real NATS 
     const final = await sys.until(id, TERMINATED, 'stopped at its maximum duration');
     expect(final.errorStatus).toBeNull();
     expect(final.stop).toMatchObject({ reason: 'max-duration', by: { subject: 'service:launcher' } });
-    expect(Date.parse(final.stop!.at) - Date.parse(runningState.runningSince!)).toBeGreaterThanOrEqual(1_000);
+    expect(Date.parse(final.stop?.at ?? '') - Date.parse(runningState.runningSince ?? '')).toBeGreaterThanOrEqual(1_000);
     expect((await sys.eventTypes(id)).slice(-6)).toEqual([
       'SimulationRunning',
       'StopRequested',

@@ -1,0 +1,74 @@
+import { INestMicroservice, Logger, LoggerService, LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { ProviderRegistry } from '@simdeploy/lifecycle';
+import { LeaderLease, commandMicroserviceOptions } from '@simdeploy/messaging';
+import { ErrorHandlerConfig } from './error-handler.config';
+import { ErrorHandlerModule } from './error-handler.module';
+
+export interface ErrorHandlerRunnerOptions {
+  /** Providers to use instead of those the configuration names (tests inject fault-injecting ones). */
+  registry?: ProviderRegistry;
+  logger?: LoggerService | LogLevel[] | false;
+  holder?: string;
+}
+
+/**
+ * One error handler at a time: every replica competes for the `error-handler` lease; the
+ * holder creates the microservice (consuming HandleFailure commands) and runs the periodic
+ * jobs, and closes it all when it loses the lease. A standby holds nothing but its lease
+ * connection. Starting the app only on winning is simpler and safer than pausing a running
+ * consumer: a standby cannot consume by accident, whatever state its transport is in.
+ */
+export class ErrorHandlerRunner {
+  private readonly logger = new Logger(ErrorHandlerRunner.name);
+  private app?: INestMicroservice;
+
+  private constructor(
+    private readonly config: ErrorHandlerConfig,
+    readonly lease: LeaderLease,
+    private readonly leaseConnection: NatsConnection,
+    private readonly options: ErrorHandlerRunnerOptions,
+  ) {}
+
+  static async start(config: ErrorHandlerConfig, options: ErrorHandlerRunnerOptions = {}): Promise<ErrorHandlerRunner> {
+    const nc = await connect({ servers: config.NATS_URL, name: 'error-handler-lease', maxReconnectAttempts: -1 });
+    const lease = await LeaderLease.create(nc, {
+      key: 'error-handler',
+      bucket: config.LEADER_LEASE_BUCKET,
+      ttlMs: config.LEADER_LEASE_TTL_MS,
+      holder: options.holder,
+    });
+    const runner = new ErrorHandlerRunner(config, lease, nc, options);
+    lease.start({ acquired: () => runner.activate(), lost: () => runner.deactivate() });
+    return runner;
+  }
+
+  /** The running microservice while this replica leads. */
+  get active(): INestMicroservice | undefined {
+    return this.app;
+  }
+
+  async stop(): Promise<void> {
+    await this.lease.stop();
+    if (!this.leaseConnection.isClosed()) await this.leaseConnection.drain();
+  }
+
+  private async activate(): Promise<void> {
+    this.logger.log(`${this.lease.holder} is the active error handler`);
+    const app = await NestFactory.createMicroservice(ErrorHandlerModule.forRoot(this.config, this.options.registry), {
+      ...commandMicroserviceOptions(),
+      ...(this.options.logger !== undefined ? { logger: this.options.logger } : {}),
+    });
+    await app.listen();
+    this.app = app;
+  }
+
+  private async deactivate(): Promise<void> {
+    const app = this.app;
+    this.app = undefined;
+    if (!app) return;
+    this.logger.warn(`${this.lease.holder} stands by`);
+    await app.close();
+  }
+}

@@ -71,8 +71,8 @@ class ServiceModule {
 
 /** Nodes of the `slowboot` provider stay booting this long, past the node-ready deadline. */
 export const SLOW_BOOT_MS = 60_000;
-/** The `neverready` provider's simulator never reports ready. */
-const NEVER_READY = [process.execPath, join(__dirname, '../../../../tools/simulator/simulator.js'), '--ready-after-ms', '600000'];
+/** The `neverready` provider's simulator stays alive and never creates its ready file. */
+const NEVER_READY = [process.execPath, '-e', 'setInterval(() => undefined, 1000)'];
 export type TestProvider = 'local' | 'slowboot' | 'neverready';
 
 export const USER: Actor = { subject: 'alice', roles: [] };

@@ -29,8 +29,10 @@ export class MessagingModule implements OnApplicationShutdown {
         { provide: MESSAGING_OPTIONS, useValue: options },
         {
           provide: NATS_CONNECTION,
-          // Reconnect forever: a NATS restart must not take the service down with it.
-          useFactory: () => connect({ servers: options.natsUrl, name: options.connectionName, maxReconnectAttempts: -1 }),
+          // Reconnect forever, and wait for the first connection too: neither a NATS restart nor
+          // a service started while NATS restarts takes the service down.
+          useFactory: () =>
+            connect({ servers: options.natsUrl, name: options.connectionName, maxReconnectAttempts: -1, waitOnFirstConnect: true }),
         },
         {
           provide: CommandBus,

@@ -8,12 +8,14 @@ import {
   ProviderRegistry,
   Reconciler,
   WorkerModule,
+  createOrphanSweeper,
+  sweeperOptionsFrom,
 } from '@simdeploy/lifecycle';
 import { CommandBus } from '@simdeploy/messaging';
 import { ErrorHandlerConfig } from './error-handler.config';
 import { FailureController } from './failure.controller';
 
-/** The periodic jobs of the active error handler. The orphan sweep (OrphanSweeper.sweepOnce) belongs in this list. */
+/** The periodic jobs of the active error handler: the reconciler and the orphan sweep. */
 export const LEADER_JOBS = Symbol('LEADER_JOBS');
 
 /** Runs the leader's periodic jobs for as long as this app lives, which is as long as it leads. */
@@ -54,7 +56,21 @@ export class ErrorHandlerModule {
           useFactory: (readModel: DeploymentsReadModel, handler: DeploymentCommandHandler, bus: CommandBus, clock: Clock) =>
             new Reconciler(readModel, handler, bus, clock, { intervalMs: config.RECONCILE_INTERVAL_MS, graceMs: config.RECONCILE_GRACE_MS }),
         },
-        { provide: LEADER_JOBS, inject: [Reconciler], useFactory: (reconciler: Reconciler): PeriodicJob[] => [reconciler] },
+        {
+          provide: LEADER_JOBS,
+          inject: [Reconciler, ProviderRegistry, DeploymentCommandHandler, EventStore, Clock],
+          useFactory: (
+            reconciler: Reconciler,
+            providers: ProviderRegistry,
+            handler: DeploymentCommandHandler,
+            store: EventStore,
+            clock: Clock,
+          ): PeriodicJob[] => {
+            const sweeper = createOrphanSweeper({ registry: providers, handler, store, clock }, sweeperOptionsFrom(config));
+            const sweep: PeriodicJob = { name: 'orphan-sweep', intervalMs: config.SWEEP_INTERVAL_S * 1000, runOnce: () => sweeper.sweepOnce() };
+            return [reconciler, sweep];
+          },
+        },
         LeaderJobs,
       ],
     };

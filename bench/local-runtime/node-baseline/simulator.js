@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 'use strict';
+// Frozen: the Node simulator the local runtime ran before tools/simulator/simulator.sh; only bench/local-runtime/pod-footprint.ts runs it, as its baseline.
 /*
  * The default pod program of the local runtime: stands in for a simulator, robot or bridge.
  *   node simulator.js [--role simulator|robot|bridge] [--ready-after-ms N]

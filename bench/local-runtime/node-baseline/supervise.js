@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 'use strict';
+// Frozen: the Node supervise the local runtime ran before tools/simulator/supervise.sh; only bench/local-runtime/pod-footprint.ts runs it, as its baseline.
 /*
  * Runs one pod's command for the local runtime:
  *   node supervise.js --pod <path prefix of the pod's files> --owner-file <owner.pid>

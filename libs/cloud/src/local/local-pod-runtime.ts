@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { PodPlan, PodRole } from '@simdeploy/domain';
 import { PodRuntime, type ManagedWorkload, type ReadinessCheck, type WorkloadRequest } from '../ports';
 import {
@@ -21,7 +22,7 @@ import { createFileExclusive, DEFAULT_LOCAL_STATE_DIR, listEntries, pathExists, 
 export interface LocalPodRuntimeOptions {
   /** Shared by every process of the local system. */
   stateDir?: string;
-  /** Command of the simulator pod. Default: node tools/simulator/simulator.js. */
+  /** Command of the simulator pod. Default: sh tools/simulator/simulator.sh. */
   simulatorCommand?: readonly string[];
   /** Command of robot pods. Default: the default simulator program with `--role robot`. */
   robotCommand?: readonly string[];
@@ -39,16 +40,37 @@ export interface LocalPodRuntimeOptions {
 
 const LOG_LINES_ON_FAILURE = 20;
 
+const SUPERVISOR = 'supervise.sh';
+/** POSIX shell scripts: a few MB per process where Node takes 40, for hundreds of pods on one machine. */
+const SHELL = '/bin/sh';
+
 /** tools/simulator of this checkout, found upwards from here so it works from sources and from a build. */
 function findSimulatorTools(): string {
   for (const start of [__dirname, process.cwd()]) {
     for (let dir = start; ; dir = dirname(dir)) {
       const candidate = join(dir, 'tools', 'simulator');
-      if (existsSync(join(candidate, 'supervise.js'))) return candidate;
+      if (existsSync(join(candidate, SUPERVISOR))) return candidate;
       if (dirname(dir) === dir) break;
     }
   }
-  throw new Error('tools/simulator/supervise.js not found above ' + __dirname + ' or ' + process.cwd());
+  throw new Error(`tools/simulator/${SUPERVISOR} not found above ${__dirname} or ${process.cwd()}`);
+}
+
+/**
+ * Until the supervisor reports on fd 3 that it started the command (or closes fd 3 without a word:
+ * it failed, and says why in the exit file). Its start-up forks carry the pod's labels and command
+ * line until they exec; once this resolves the pod is its supervisor and its program, nothing more.
+ */
+function supervisorStarted(channel: Readable, timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      channel.destroy();
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    for (const event of ['data', 'end', 'close', 'error']) channel.once(event, done);
+  });
 }
 
 const describeExit = (exit: PodExit): string =>
@@ -56,7 +78,7 @@ const describeExit = (exit: PodExit): string =>
   (exit.reason === 'exited' ? '' : ` (${exit.reason})`);
 
 /**
- * Pods are processes on this machine, each run by tools/simulator/supervise.js in its own
+ * Pods are processes on this machine, each run by tools/simulator/supervise.sh in its own
  * process group; see runtime-owner.ts for why they outlive the service that started them and
  * what stops them. All state is in files under stateDir, so a restarted launcher, or the
  * terminator in another process, sees the same pods.
@@ -73,7 +95,7 @@ export class LocalPodRuntime extends PodRuntime {
     this.stateDir = options.stateDir ?? DEFAULT_LOCAL_STATE_DIR;
     this.graceMs = options.graceMs ?? 5_000;
     this.ownerPollMs = options.ownerPollMs ?? 250;
-    const program = [process.execPath, join(this.tools, 'simulator.js')];
+    const program = [SHELL, join(this.tools, 'simulator.sh')];
     this.commands = {
       simulator: options.simulatorCommand ?? program,
       robot: options.robotCommand ?? [...program, '--role', 'robot'],
@@ -120,14 +142,14 @@ export class LocalPodRuntime extends PodRuntime {
     const log = await fs.open(files.log, 'a');
     try {
       const child = spawn(
-        process.execPath,
+        SHELL,
         [
-          join(this.tools, 'supervise.js'),
+          join(this.tools, SUPERVISOR),
           ...['--pod', files.base, '--owner-file', ownerFile(this.stateDir)],
           ...['--grace-ms', String(this.graceMs), '--poll-ms', String(this.ownerPollMs), '--'],
           ...command,
         ],
-        { detached: true, stdio: ['ignore', log.fd, log.fd], env },
+        { detached: true, stdio: ['ignore', log.fd, log.fd, 'pipe'], env },
       );
       await new Promise<void>((resolve, reject) => {
         child.once('spawn', resolve);
@@ -136,6 +158,7 @@ export class LocalPodRuntime extends PodRuntime {
       child.unref();
       const record: PodRecord = { pid: child.pid as number, name: pod.name, role: pod.role, command, startedAt: new Date().toISOString() };
       await writeFileAtomic(files.record, JSON.stringify(record));
+      await supervisorStarted(child.stdio[3] as Readable);
     } finally {
       await log.close();
     }

@@ -5,7 +5,7 @@ import { isProcessRunning, processStartTime } from './process-identity';
 import { listEntries, readJson, writeFileAtomic } from './state-files';
 
 /**
- * Pods run detached, in their own process group, under tools/simulator/supervise.js, so they
+ * Pods run detached, in their own process group, under tools/simulator/supervise.sh, so they
  * outlive a restart of the launcher that spawned them. What they must not outlive is the local
  * system itself: its "owner" process (the `npm start` supervisor, or the test process) is named
  * in <stateDir>/owner.pid, and every pod supervisor polls that file; when the named process is

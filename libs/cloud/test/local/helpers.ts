@@ -60,4 +60,4 @@ export function only<T>(items: readonly T[]): T {
   return items[0] as T;
 }
 
-export const isSupervisor = (pid: number): boolean => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('supervise.js');
+export const isSupervisor = (pid: number): boolean => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('supervise.sh');

@@ -4,7 +4,7 @@ import { waitFor } from '@simdeploy/testing';
 import { claimOwnership, LocalPodRuntime, releaseAndKillAll, type LocalPodRuntimeOptions } from '../../src/local';
 import { isAlive, isSupervisor, only, processesMentioning, tempStateDir, uniqueDeploymentId, workloadRequest } from './helpers';
 
-const SIMULATOR = [process.execPath, join(__dirname, '../../../../tools/simulator/simulator.js')];
+const SIMULATOR = ['/bin/sh', join(__dirname, '../../../../tools/simulator/simulator.sh')];
 
 describe('LocalPodRuntime', () => {
   let stateDir: string;

@@ -10,7 +10,7 @@ import {
   podFiles,
   podLabels,
   podsDir,
-  stopDeployment,
+  stopDeploymentStep,
   workloadsDir,
   type PodExit,
   type PodFiles,
@@ -192,8 +192,9 @@ export class LocalPodRuntime extends PodRuntime {
     return { state: 'failed', error: { code, message, transient: false }, logs: await tailLines(files.log, LOG_LINES_ON_FAILURE) };
   }
 
+  /** Does not wait out the grace period: answers `gone: false` and finishes on a later call. */
   override async deleteWorkload(deploymentId: string): Promise<{ gone: boolean }> {
-    return { gone: await stopDeployment(this.stateDir, deploymentId, this.graceMs) };
+    return { gone: await stopDeploymentStep(this.stateDir, deploymentId, this.graceMs) };
   }
 
   /** Slots have no node objects to cordon or drain. */

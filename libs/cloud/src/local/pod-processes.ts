@@ -87,6 +87,27 @@ async function waitUntilGone(stateDir: string, deploymentId: string, timeoutMs: 
 }
 
 /**
+ * One step of stopping a deployment's pods, for callers that must not wait (a worker asks
+ * again later): SIGTERM to each pod's process group, SIGKILL once graceMs have passed since
+ * the first request (remembered in a file, so any process may take the next step). Waits
+ * only briefly for pods that exit at once. Answers whether no process of the deployment is
+ * left; the deployment's files are removed then.
+ */
+export async function stopDeploymentStep(stateDir: string, deploymentId: string, graceMs: number): Promise<boolean> {
+  const running = await deploymentPids(stateDir, deploymentId);
+  if (running.length > 0) {
+    const marker = join(deploymentDir(stateDir, deploymentId), 'stopping');
+    const since = await fs.readFile(marker, 'utf8').then(Number, () => undefined);
+    if (since === undefined) await fs.writeFile(marker, String(Date.now())).catch(() => undefined);
+    const signal = since !== undefined && Date.now() - since >= graceMs ? 'SIGKILL' : 'SIGTERM';
+    running.forEach((pid) => signalGroup(pid, signal));
+    if ((await waitUntilGone(stateDir, deploymentId, 250)).length > 0) return false;
+  }
+  await fs.rm(deploymentDir(stateDir, deploymentId), { recursive: true, force: true });
+  return true;
+}
+
+/**
  * SIGTERM to each pod's process group, SIGKILL to what is left after graceMs; then removes the
  * deployment's files. Answers whether no process of the deployment is left.
  */

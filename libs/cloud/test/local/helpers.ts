@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { planNodes, planWorkload, type SimulationSpec } from '@simdeploy/domain';
 import { randomBytes } from 'node:crypto';
-import type { WorkloadRequest } from '../../src/ports';
+import { waitFor } from '@simdeploy/testing';
+import type { PodRuntime, WorkloadRequest } from '../../src/ports';
 
 export const tempStateDir = (): string => mkdtempSync(join(tmpdir(), 'simdeploy-local-test-'));
 
@@ -61,3 +62,8 @@ export function only<T>(items: readonly T[]): T {
 }
 
 export const isSupervisor = (pid: number): boolean => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('supervise.sh');
+
+/** Deleting does not wait for pods to exit; callers ask again until everything is gone. */
+export async function deleteUntilGone(runtime: PodRuntime, deploymentId: string): Promise<void> {
+  await waitFor(async () => (await runtime.deleteWorkload(deploymentId)).gone, { description: `${deploymentId} deleted` });
+}

@@ -2,7 +2,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from '@simdeploy/testing';
 import { claimOwnership, LocalPodRuntime, releaseAndKillAll, type LocalPodRuntimeOptions } from '../../src/local';
-import { isAlive, isSupervisor, only, processesMentioning, tempStateDir, uniqueDeploymentId, workloadRequest } from './helpers';
+import { deleteUntilGone, isAlive, isSupervisor, only, processesMentioning, tempStateDir, uniqueDeploymentId, workloadRequest } from './helpers';
 
 const SIMULATOR = ['/bin/sh', join(__dirname, '../../../../tools/simulator/simulator.sh')];
 
@@ -76,7 +76,7 @@ describe('LocalPodRuntime', () => {
     const pids = podPids(id, request.plan.pods.map((p) => p.name));
     expect((await processesMentioning(`SIMDEPLOY_DEPLOYMENT_ID=${id}`)).length).toBeGreaterThanOrEqual(6);
 
-    expect(await runtime.deleteWorkload(id)).toEqual({ gone: true });
+    await deleteUntilGone(runtime, id);
     expect(pids.filter(isAlive)).toEqual([]);
     expect(await processesMentioning(id)).toEqual([]);
     expect(await runtime.listManagedWorkloads()).toEqual([]);
@@ -93,9 +93,11 @@ describe('LocalPodRuntime', () => {
     const program = only((await processesMentioning(`SIMDEPLOY_POD_NAME=${only(request.plan.pods).name}`)).filter((pid) => !isSupervisor(pid)));
 
     const logFile = join(stateDir, 'workloads', id, 'pods', `${only(request.plan.pods).name}.log`);
-    const stopping = runtime.deleteWorkload(id);
+    // The first call does not wait out the grace period: it signals and answers at once.
+    expect(await runtime.deleteWorkload(id)).toEqual({ gone: false });
     await waitFor(() => readFileSync(logFile, 'utf8').includes('ignoring SIGTERM'), { description: 'SIGTERM sent first' });
-    expect(await stopping).toEqual({ gone: true });
+    expect(isAlive(program)).toBe(true);
+    await waitFor(async () => (await runtime.deleteWorkload(id)).gone, { description: 'SIGKILL after the grace period' });
     expect(isAlive(program)).toBe(false);
   });
 
@@ -107,7 +109,7 @@ describe('LocalPodRuntime', () => {
     await waitFor(async () => (await runtime.checkWorkload(id, request.plan.pods)).state === 'ready');
     const log = readFileSync(join(stateDir, 'workloads', id, 'pods', `${only(request.plan.pods).name}.log`), 'utf8');
     expect(log).toContain('world is empty.sdf');
-    expect(await runtime.deleteWorkload(id)).toEqual({ gone: true });
+    await deleteUntilGone(runtime, id);
     expect(await processesMentioning(id)).toEqual([]);
   });
 

@@ -3,7 +3,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from '@simdeploy/testing';
 import { claimOwnership, LocalPodRuntime, releaseAndKillAll } from '../../src/local';
-import { isAlive, isSupervisor, only, processesMentioning, tempStateDir, uniqueDeploymentId, workloadRequest } from './helpers';
+import { deleteUntilGone, isAlive, isSupervisor, only, processesMentioning, tempStateDir, uniqueDeploymentId, workloadRequest } from './helpers';
 
 /**
  * Pods are detached from the process that started them and bound to the runtime owner instead
@@ -92,7 +92,7 @@ describe('local runtime orphan safety', () => {
     expect(check.error.message).toContain('gone without an exit status');
     expect(await processesMentioning(`SIMDEPLOY_DEPLOYMENT_ID=${id}`)).toHaveLength(1);
 
-    expect(await runtime.deleteWorkload(id)).toEqual({ gone: true });
+    await deleteUntilGone(runtime, id);
     expect(await processesMentioning(id)).toEqual([]);
   });
 });

@@ -22,4 +22,4 @@ describeEventStoreContract('JetStream', async () => {
       await server.stop();
     },
   };
-});
+}, { canRestartServer: true });

@@ -11,6 +11,12 @@ export interface ErrorHandlerRunnerOptions {
   registry?: ProviderRegistry;
   logger?: LoggerService | LogLevel[] | false;
   holder?: string;
+  /**
+   * Called when this replica won the lease but could not start consuming. The default ends
+   * the process (exit code 1): its lease then expires and a healthy replica takes over,
+   * while the supervisor restarts this one.
+   */
+  onActivationFailure?: (error: unknown) => void;
 }
 
 /**
@@ -50,18 +56,25 @@ export class ErrorHandlerRunner {
   }
 
   async stop(): Promise<void> {
+    // Stopping the lease steps down first, which closes the microservice (deactivate).
     await this.lease.stop();
     if (!this.leaseConnection.isClosed()) await this.leaseConnection.drain();
   }
 
   private async activate(): Promise<void> {
     this.logger.log(`${this.lease.holder} is the active error handler`);
-    const app = await NestFactory.createMicroservice(ErrorHandlerModule.forRoot(this.config, this.options.registry), {
-      ...commandMicroserviceOptions(),
-      ...(this.options.logger !== undefined ? { logger: this.options.logger } : {}),
-    });
-    await app.listen();
-    this.app = app;
+    try {
+      const app = await NestFactory.createMicroservice(ErrorHandlerModule.forRoot(this.config, this.options.registry), {
+        ...commandMicroserviceOptions(),
+        ...(this.options.logger !== undefined ? { logger: this.options.logger } : {}),
+      });
+      await app.listen();
+      this.app = app;
+    } catch (error) {
+      // Holding the lease without consuming would stall every failed deployment.
+      this.logger.error(`could not start while leading: ${error instanceof Error ? error.message : String(error)}`);
+      (this.options.onActivationFailure ?? (() => process.exit(1)))(error);
+    }
   }
 
   private async deactivate(): Promise<void> {

@@ -59,11 +59,8 @@ export const podLabels = (stateDir: string, deploymentId: string): Record<string
   SIMDEPLOY_DEPLOYMENT_ID: deploymentId,
 });
 
-/**
- * Every live process of the deployment: recorded supervisors, plus any process carrying the
- * deployment's labels (a pod spawned by a process that died before it could record the pid).
- */
-export async function deploymentPids(stateDir: string, deploymentId: string): Promise<number[]> {
+/** The recorded pod supervisors of the deployment that are still alive: cheap, no /proc scan. */
+async function recordedPids(stateDir: string, deploymentId: string): Promise<number[]> {
   const recorded = await Promise.all(
     (await listEntries(podsDir(stateDir, deploymentId), '.json')).map(async (name) => {
       const files = podFiles(stateDir, deploymentId, name);
@@ -71,16 +68,31 @@ export async function deploymentPids(stateDir: string, deploymentId: string): Pr
       return record && (await isPodAlive(record, files)) ? record.pid : undefined;
     }),
   );
+  return recorded.filter((pid): pid is number => pid !== undefined);
+}
+
+/**
+ * Every live process of the deployment: recorded supervisors, plus any process carrying the
+ * deployment's labels (a pod spawned by a process that died before it could record the pid).
+ * The label search reads every process's environment, so it is kept off polling loops.
+ */
+export async function deploymentPids(stateDir: string, deploymentId: string): Promise<number[]> {
+  const recorded = await recordedPids(stateDir, deploymentId);
   const labelled = await findProcessesWithEnv(podLabels(stateDir, deploymentId));
-  return [...new Set([...recorded.filter((pid): pid is number => pid !== undefined), ...labelled])];
+  return [...new Set([...recorded, ...labelled])];
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitUntilGone(stateDir: string, deploymentId: string, timeoutMs: number): Promise<number[]> {
+async function waitUntilGone(
+  stateDir: string,
+  deploymentId: string,
+  timeoutMs: number,
+  find: (stateDir: string, deploymentId: string) => Promise<number[]> = deploymentPids,
+): Promise<number[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const alive = await deploymentPids(stateDir, deploymentId);
+    const alive = await find(stateDir, deploymentId);
     if (alive.length === 0 || Date.now() >= deadline) return alive;
     await pause(50);
   }
@@ -94,14 +106,23 @@ async function waitUntilGone(stateDir: string, deploymentId: string, timeoutMs: 
  * left; the deployment's files are removed then.
  */
 export async function stopDeploymentStep(stateDir: string, deploymentId: string, graceMs: number): Promise<boolean> {
-  const running = await deploymentPids(stateDir, deploymentId);
-  if (running.length > 0) {
-    const marker = join(deploymentDir(stateDir, deploymentId), 'stopping');
+  const marker = join(deploymentDir(stateDir, deploymentId), 'stopping');
+  const signalAll = async (pids: number[]) => {
     const since = await fs.readFile(marker, 'utf8').then(Number, () => undefined);
     if (since === undefined) await fs.writeFile(marker, String(Date.now())).catch(() => undefined);
     const signal = since !== undefined && Date.now() - since >= graceMs ? 'SIGKILL' : 'SIGTERM';
-    running.forEach((pid) => signalGroup(pid, signal));
-    if ((await waitUntilGone(stateDir, deploymentId, 250)).length > 0) return false;
+    pids.forEach((pid) => signalGroup(pid, signal));
+  };
+  const recorded = await recordedPids(stateDir, deploymentId);
+  if (recorded.length > 0) {
+    await signalAll(recorded);
+    if ((await waitUntilGone(stateDir, deploymentId, 250, recordedPids)).length > 0) return false;
+  }
+  // Nothing recorded is left: one full search for pods nobody recorded.
+  const unrecorded = await deploymentPids(stateDir, deploymentId);
+  if (unrecorded.length > 0) {
+    await signalAll(unrecorded);
+    return false;
   }
   await fs.rm(deploymentDir(stateDir, deploymentId), { recursive: true, force: true });
   return true;

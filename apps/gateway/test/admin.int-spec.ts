@@ -1,33 +1,21 @@
-import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect, NatsConnection } from '@nats-io/transport-node';
-import { GatewayConfig, loadConfig } from '@simdeploy/config';
 import { Actor, DomainError, SimDeploymentCommand, Status, command } from '@simdeploy/domain';
 import { DeploymentCommandHandler, JetStreamEventStore } from '@simdeploy/event-store';
 import { CommandKind, JetStreamCommandBus } from '@simdeploy/messaging';
-import { uniqueName, waitFor } from '@simdeploy/testing';
-import { SignJWT } from 'jose';
+import { waitFor } from '@simdeploy/testing';
 import { randomUUID } from 'node:crypto';
-import { createGatewayApp } from '../src/app/create-app';
+import { TestGateway, startTestGateway, token } from './support/test-gateway';
 
-const SECRET = 'test-secret-with-at-least-32-characters!';
-const token = (sub: string, roles: string[] = []) =>
-  new SignJWT({ roles }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
 const SERVICE: Actor = { subject: 'service:error-handler', roles: ['service'] };
 
 describe('admin review over HTTP', () => {
-  let app: NestFastifyApplication;
-  let base: string;
-  let nc: NatsConnection;
+  let gateway: TestGateway;
   let handler: DeploymentCommandHandler;
   let bus: JetStreamCommandBus;
   let admin: string;
   let user: string;
-  const eventsStream = uniqueName('ADM_EVENTS');
-  const commandsStream = uniqueName('ADM_CMDS');
 
   const call = async (method: string, path: string, auth: string, body?: unknown) => {
-    const response = await fetch(`${base}${path}`, {
+    const response = await fetch(`${gateway.base}${path}`, {
       method,
       headers: { authorization: `Bearer ${auth}`, ...(body ? { 'content-type': 'application/json' } : {}) },
       body: body ? JSON.stringify(body) : undefined,
@@ -56,29 +44,15 @@ describe('admin review over HTTP', () => {
   }
 
   beforeAll(async () => {
-    const config = loadConfig(GatewayConfig, {
-      NATS_URL: process.env['NATS_URL'],
-      JWT_SECRET: SECRET,
-      EVENTS_STREAM: eventsStream,
-      EVENTS_SUBJECT_PREFIX: uniqueName('admev').toLowerCase(),
-      COMMANDS_STREAM: commandsStream,
-      COMMANDS_SUBJECT_PREFIX: uniqueName('admcmd').toLowerCase(),
-    });
-    app = await createGatewayApp(config, { logger: false });
-    await app.listen(0, '127.0.0.1');
-    base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
-    nc = await connect({ servers: config.NATS_URL });
-    handler = new DeploymentCommandHandler(await JetStreamEventStore.create(nc, { streamName: eventsStream, subjectPrefix: config.EVENTS_SUBJECT_PREFIX }));
-    bus = new JetStreamCommandBus(nc, { streamName: commandsStream, subjectPrefix: config.COMMANDS_SUBJECT_PREFIX });
+    gateway = await startTestGateway('ADM');
+    const { config, nc } = gateway;
+    handler = new DeploymentCommandHandler(await JetStreamEventStore.create(nc, { streamName: config.EVENTS_STREAM, subjectPrefix: config.EVENTS_SUBJECT_PREFIX }));
+    bus = new JetStreamCommandBus(nc, { streamName: config.COMMANDS_STREAM, subjectPrefix: config.COMMANDS_SUBJECT_PREFIX });
     [admin, user] = await Promise.all([token('root', ['admin']), token('alice')]);
   });
 
   afterAll(async () => {
-    await app?.close();
-    const jsm = await jetstreamManager(nc);
-    await jsm.streams.delete(eventsStream).catch(() => undefined);
-    await jsm.streams.delete(commandsStream).catch(() => undefined);
-    await nc.close();
+    await gateway?.close();
   });
 
   it('lists a deployment in AdminReview with its failure history and the leftovers it still holds', async () => {

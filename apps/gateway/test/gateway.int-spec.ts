@@ -1,15 +1,7 @@
-import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { connect, NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { GatewayConfig, loadConfig } from '@simdeploy/config';
 import { JetStreamEventStore } from '@simdeploy/event-store';
-import { uniqueName, waitFor } from '@simdeploy/testing';
-import { SignJWT } from 'jose';
-import { createGatewayApp } from '../src/app/create-app';
-
-const SECRET = 'test-secret-with-at-least-32-characters!';
-const token = (sub: string, roles: string[] = [], secret = SECRET) =>
-  new SignJWT({ roles }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(secret));
+import { waitFor } from '@simdeploy/testing';
+import { TestGateway, startTestGateway, token } from './support/test-gateway';
 
 const launchBody = {
   world: 'worlds/warehouse.sdf',
@@ -20,15 +12,12 @@ const launchBody = {
 };
 
 describe('gateway over HTTP', () => {
-  let app: NestFastifyApplication;
+  let gateway: TestGateway;
   let base: string;
-  let nc: NatsConnection;
   let store: JetStreamEventStore;
   let alice: string;
   let bob: string;
   let admin: string;
-  const eventsStream = uniqueName('GW_EVENTS');
-  const commandsStream = uniqueName('GW_CMDS');
 
   const call = async (method: string, path: string, opts: { auth?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}) => {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
@@ -50,31 +39,17 @@ describe('gateway over HTTP', () => {
   const eventCount = async () => (await store.readAll({ from: 'start' })).length;
 
   beforeAll(async () => {
-    const natsUrl = process.env['NATS_URL'] as string;
-    const config = loadConfig(GatewayConfig, {
-      NATS_URL: natsUrl,
-      JWT_SECRET: SECRET,
-      PORT: '0',
-      EVENTS_STREAM: eventsStream,
-      EVENTS_SUBJECT_PREFIX: uniqueName('gwev').toLowerCase(),
-      COMMANDS_STREAM: commandsStream,
-      COMMANDS_SUBJECT_PREFIX: uniqueName('gwcmd').toLowerCase(),
+    gateway = await startTestGateway('GW');
+    base = gateway.base;
+    store = await JetStreamEventStore.create(gateway.nc, {
+      streamName: gateway.config.EVENTS_STREAM,
+      subjectPrefix: gateway.config.EVENTS_SUBJECT_PREFIX,
     });
-    app = await createGatewayApp(config, { logger: false });
-    await app.listen(0, '127.0.0.1');
-    base = await app.getUrl();
-    base = base.replace('[::1]', '127.0.0.1');
-    nc = await connect({ servers: natsUrl });
-    store = await JetStreamEventStore.create(nc, { streamName: eventsStream, subjectPrefix: config.EVENTS_SUBJECT_PREFIX });
     [alice, bob, admin] = await Promise.all([token('alice'), token('bob'), token('root', ['admin'])]);
   });
 
   afterAll(async () => {
-    await app?.close();
-    const jsm = await jetstreamManager(nc);
-    await jsm.streams.delete(eventsStream).catch(() => undefined);
-    await jsm.streams.delete(commandsStream).catch(() => undefined);
-    await nc.close();
+    await gateway?.close();
   });
 
   describe('authentication', () => {
@@ -160,9 +135,9 @@ describe('gateway over HTTP', () => {
     it('sends the launch and terminate commands', async () => {
       const { json } = await call('POST', '/simulations', { auth: alice, body: launchBody });
       await call('POST', `/simulations/${json.id}/stop`, { auth: alice });
-      const jsm = await jetstreamManager(nc);
+      const jsm = await jetstreamManager(gateway.nc);
       const info = await waitFor(async () => {
-        const i = await jsm.streams.info(commandsStream);
+        const i = await jsm.streams.info(gateway.config.COMMANDS_STREAM);
         return i.state.messages >= 2 ? i : null;
       });
       expect(info.state.messages).toBeGreaterThanOrEqual(2);

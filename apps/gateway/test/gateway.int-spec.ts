@@ -132,6 +132,19 @@ describe('gateway over HTTP', () => {
       expect(new Set(everyone.json.items.map((s: { owner: string }) => s.owner))).toEqual(new Set(['alice', 'bob']));
     });
 
+    it('launches once per Idempotency-Key: retries, even concurrent ones, return the first simulation', async () => {
+      const key = `retry-${Date.now()}`;
+      const headers = { 'idempotency-key': key };
+      const before = await eventCount();
+      const answers = await Promise.all(Array.from({ length: 5 }, () => call('POST', '/simulations', { auth: alice, body: launchBody, headers })));
+      expect(answers.map((a) => a.status)).toEqual(Array(5).fill(202));
+      expect(new Set(answers.map((a) => a.json.id)).size).toBe(1);
+      expect(await eventCount()).toBe(before + 1);
+      const bobs = await call('POST', '/simulations', { auth: bob, body: launchBody, headers });
+      expect(bobs.json.id).not.toBe(answers[0].json.id);
+      expect((await call('POST', '/simulations', { auth: alice, body: launchBody, headers: { 'idempotency-key': 'bad key!' } })).status).toBe(400);
+    });
+
     it('sends the launch and terminate commands', async () => {
       const { json } = await call('POST', '/simulations', { auth: alice, body: launchBody });
       await call('POST', `/simulations/${json.id}/stop`, { auth: alice });

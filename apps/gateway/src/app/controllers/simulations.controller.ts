@@ -1,5 +1,5 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { BadRequestException, Body, Controller, Delete, Get, Headers, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
 import type { DeploymentView } from '@simdeploy/lifecycle';
 import { CurrentPrincipal } from '../auth/jwt-auth.guard';
 import type { Principal } from '../auth/principal';
@@ -7,6 +7,8 @@ import { LaunchSimulationDto } from '../dtos/launch-simulation.dto';
 import { ListSimulationsQuery } from '../dtos/list-simulations.query';
 import { DeploymentIdPipe } from '../http/deployment-id.pipe';
 import { RecordedEventView, SimulationList, SimulationsService } from '../services/simulations.service';
+
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9_-]{1,128}$/;
 
 @ApiTags('simulations')
 @ApiBearerAuth()
@@ -16,8 +18,20 @@ export class SimulationsController {
 
   @Post()
   @HttpCode(HttpStatus.ACCEPTED)
-  launch(@CurrentPrincipal() principal: Principal, @Body() body: LaunchSimulationDto): Promise<DeploymentView> {
-    return this.simulations.launch(principal, body);
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description: 'Retrying with the same key returns the simulation the first try created instead of launching another',
+  })
+  launch(
+    @CurrentPrincipal() principal: Principal,
+    @Body() body: LaunchSimulationDto,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<DeploymentView> {
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      throw new BadRequestException('Idempotency-Key must be 1 to 128 letters, digits, "-" or "_"');
+    }
+    return this.simulations.launch(principal, body, idempotencyKey);
   }
 
   @Get()

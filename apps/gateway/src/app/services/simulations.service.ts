@@ -2,6 +2,7 @@ import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/commo
 import { GatewayConfig } from '@simdeploy/config';
 import {
   DomainError,
+  IllegalTransitionError,
   NotFoundError,
   SimDeployment,
   SimDeploymentCommand,
@@ -13,7 +14,7 @@ import {
 import { DeploymentCommandHandler, EventStore, Position, RecordedEvent } from '@simdeploy/event-store';
 import { Clock, DeploymentView, DeploymentsReadModel, SERVICE_CONFIG, toView } from '@simdeploy/lifecycle';
 import { CommandBus, CommandKind } from '@simdeploy/messaging';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Principal } from '../auth/principal';
 import { LaunchSimulationDto } from '../dtos/launch-simulation.dto';
 import { ListSimulationsQuery } from '../dtos/list-simulations.query';
@@ -65,8 +66,12 @@ export class SimulationsService implements OnModuleInit, OnModuleDestroy {
     await this.readModel.stop();
   }
 
-  async launch(principal: Principal, dto: LaunchSimulationDto): Promise<DeploymentView> {
-    const id = randomUUID();
+  /**
+   * With an idempotency key the id is derived from the owner and the key, so a client that
+   * retries after a lost answer gets the simulation its first try created, not a second one.
+   */
+  async launch(principal: Principal, dto: LaunchSimulationDto, idempotencyKey?: string): Promise<DeploymentView> {
+    const id = idempotencyKey ? idFromKey(principal.subject, idempotencyKey) : randomUUID();
     const spec: SimulationSpec = {
       world: dto.world,
       simulatorImage: dto.image,
@@ -76,8 +81,24 @@ export class SimulationsService implements OnModuleInit, OnModuleDestroy {
       ...(dto.maxDurationSeconds !== undefined ? { maxDurationSeconds: dto.maxDurationSeconds } : {}),
     };
     const provider = dto.provider ?? this.config.PROVIDER;
-    const state = await this.execute(id, principal, 'RequestLaunch', { deploymentId: id, owner: principal.subject, spec, provider });
+    let state: SimDeployment;
+    try {
+      state = await this.execute(id, principal, 'RequestLaunch', { deploymentId: id, owner: principal.subject, spec, provider });
+    } catch (error) {
+      // A retry (or a concurrent try) with the same key: the simulation exists already.
+      if (!(idempotencyKey && error instanceof IllegalTransitionError)) throw error;
+      return this.replayLaunch(await this.visible(principal, id));
+    }
     await this.bus.send({ deploymentId: id, kind: CommandKind.Launch, issuedAt: state.requestedAt, reason: 'api' }, { messageId: `${id}:launch` });
+    return toView(state);
+  }
+
+  /** The same simulation again; its launch command is re-sent (deduplicated) in case the first was lost. */
+  private async replayLaunch(state: SimDeployment): Promise<DeploymentView> {
+    await this.bus.send(
+      { deploymentId: state.id, kind: CommandKind.Launch, issuedAt: state.requestedAt, reason: 'api' },
+      { messageId: `${state.id}:launch` },
+    );
     return toView(state);
   }
 
@@ -148,6 +169,12 @@ export class SimulationsService implements OnModuleInit, OnModuleDestroy {
   get projection(): DeploymentsReadModel {
     return this.readModel;
   }
+}
+
+/** A UUID-shaped id from sha256(owner, key): a valid deployment id, the same for every retry. */
+export function idFromKey(owner: string, key: string): string {
+  const hex = createHash('sha256').update(`${owner}\0${key}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
 const toEventView = (e: RecordedEvent): RecordedEventView => ({

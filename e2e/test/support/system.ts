@@ -84,15 +84,15 @@ export async function startSystem(env: Record<string, string> = {}, options: { o
 }
 
 export interface Api {
-  (method: string, path: string, body?: unknown): Promise<{ status: number; json: any }>;
+  (method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; json: any }>;
 }
 
 export const api =
   (url: string, token: string): Api =>
-  async (method, path, body) => {
+  async (method, path, body, headers = {}) => {
     const response = await fetch(`${url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();

@@ -88,10 +88,15 @@ describe('chaos', () => {
     };
 
     let chaosOn = true;
+    // Random moments; the victims go round in a shuffled order, so every service dies in every round.
     const chaos = (async () => {
-      while (chaosOn) {
-        await new Promise((r) => setTimeout(r, randomBetween(500, 2000)));
-        if (chaosOn) kill(SERVICES[Math.floor(Math.random() * SERVICES.length)]);
+      for (let round = 0; chaosOn; round++) {
+        const order = [...SERVICES].sort(() => Math.random() - 0.5);
+        for (const service of order) {
+          await new Promise((r) => setTimeout(r, randomBetween(300, 1500)));
+          if (!chaosOn) break;
+          kill(service);
+        }
       }
     })();
 

@@ -1,7 +1,7 @@
 import { ProviderError, ReadinessCheck } from '@simdeploy/cloud';
 import { DomainError, SimDeployment, Status } from '@simdeploy/domain';
 import { CommandKind } from '@simdeploy/messaging';
-import { StepFailedError, callProvider } from './provider-call';
+import { StepFailedError, callProvider, realSleep } from './provider-call';
 import { ProviderRegistry } from './providers';
 import { LifecycleSettings } from './settings';
 import { DONE, StepOutcome, retryAfter } from './step-outcome';
@@ -81,9 +81,10 @@ export class LaunchWorkflow {
         instanceId: launched.instanceId,
         nodeName: launched.nodeName,
       });
-      // Refused only once the deployment is past terminating its instances: nobody else
-      // will ever know this machine, so it is ours to give back.
-      if (recorded instanceof DomainError) {
+      // A stop overtook this launch. Once the terminator is terminating instances it may
+      // already have passed this one (or the record was refused): it is ours to give back.
+      const after = recorded instanceof DomainError ? null : recorded.state;
+      if (after === null || after.status === Status.TerminatingInstances || after.status === Status.Terminated) {
         await nodes.terminateInstances(state.id, [launched.instanceId]);
         return 'next';
       }
@@ -123,27 +124,30 @@ export class LaunchWorkflow {
         ),
       this.settings.retry,
     );
+    // A stop that overtook this launch may have deleted the pods before they were created.
+    if (await this.undoLateWorkload(state)) return 'next';
     const waiting = await this.wait(state, 'waitPodsReady', this.settings.podReadyTimeoutMs, 'PodReadyTimeout', () =>
       callProvider('checkWorkload', (signal) => pods.checkWorkload(state.id, state.pods, signal), this.settings.retry),
     );
     if (waiting) return waiting;
-    const running = await this.steps.exec(state.id, 'MarkRunning', {});
-    if (running instanceof DomainError) await this.undoLateWorkload(state);
+    await this.steps.exec(state.id, 'MarkRunning', {});
     return 'next';
   }
 
   /**
-   * A stop can overtake a launch while it creates pods. If the terminator has already
-   * deleted the pods, the ones this launch just created would be orphans: delete them here.
+   * A stop can overtake a launch while it creates pods: if the deployment has left
+   * LaunchingPods, the terminator may have deleted the pods before these were created, so
+   * this launch deletes what it made (deleting twice is harmless) and says it did.
    */
-  private async undoLateWorkload(launched: SimDeployment): Promise<void> {
+  private async undoLateWorkload(launched: SimDeployment): Promise<boolean> {
     const { state } = await this.steps.handler.load(launched.id);
-    if (state === null) return;
-    const podsAlreadyDeleted =
-      state.status === Status.DeletingNodes ||
-      state.status === Status.TerminatingInstances ||
-      state.status === Status.Terminated;
-    if (podsAlreadyDeleted) await this.providers.get(state.provider).pods.deleteWorkload(state.id);
+    if (state !== null && state.status === Status.LaunchingPods && state.errorStatus === null) return false;
+    const { pods } = this.providers.get(launched.provider);
+    const deadline = this.steps.now() + this.settings.deletionTimeoutMs;
+    while (!(await pods.deleteWorkload(launched.id)).gone && this.steps.now() < deadline) {
+      await realSleep(this.settings.pollIntervalMs);
+    }
+    return true;
   }
 
   /**

@@ -252,6 +252,23 @@ describe('failure handling: launcher, terminator and error handler on real NATS 
     });
   });
 
+  describe('a stop that overtakes pod creation', () => {
+    it('the terminator finishes first; the launch deletes the pods it created after that, nothing is left', async () => {
+      const id = randomUUID();
+      // createWorkload is slow: the stop and the whole termination happen while it waits.
+      sys.faults.add({ step: 'createWorkload', mode: 'slow', delayMs: 1500, deploymentId: id });
+      await sys.launch({ id });
+      await sys.until(id, (s) => s.status === Status.LaunchingPods, 'launching pods');
+      await sys.stop(id);
+      await sys.until(id, TERMINATED, 'terminated while the pods were still being created');
+      await waitFor(() => sys.faults.count('createWorkload', id) > 0 && sys.faults.count('deleteWorkload', id) >= 2, {
+        description: 'the late pods deleted by the launch',
+      });
+      await waitFor(async () => (await sys.held(id)).pods.length === 0, { description: 'no pods held' });
+      await expectNothingHeld(id);
+    });
+  });
+
   describe('a timeout at each wait', () => {
     it('nodes not ready within NODE_READY_TIMEOUT_S -> NodeReadyTimeout, rolled back', async () => {
       const id = randomUUID();

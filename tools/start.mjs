@@ -121,8 +121,9 @@ function supervise(name, command, commandArgs, env) {
       if (stopping) return;
       say(`${name} exited (${signal ?? code})`);
       if (args['no-restart'] || code === 2) return; // 2: bad configuration, restarting would not help
-      // Back off while it keeps failing at start; a process that ran a while restarts at once.
-      restarts = Date.now() - startedAt > 10_000 ? 0 : restarts + 1;
+      // Back off only while it keeps failing at start on its own; a process that was killed,
+      // or ran a while, restarts at once.
+      restarts = signal !== null || Date.now() - startedAt > 10_000 ? 0 : restarts + 1;
       setTimeout(start, Math.min(5000, 200 * restarts));
     });
   };

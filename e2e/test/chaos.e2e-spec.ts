@@ -24,7 +24,7 @@ const simulation = {
 };
 
 /** Retries a request through gateway restarts; an answer (any status) ends it. */
-async function persist(call: () => Promise<{ status: number; json: any }>, deadlineMs = 30_000) {
+async function persist(call: () => Promise<{ status: number; json: any }>, deadlineMs = 60_000) {
   const deadline = Date.now() + deadlineMs;
   for (;;) {
     try {
@@ -93,7 +93,7 @@ describe('chaos', () => {
       for (let round = 0; chaosOn; round++) {
         const order = [...SERVICES].sort(() => Math.random() - 0.5);
         for (const service of order) {
-          await new Promise((r) => setTimeout(r, randomBetween(300, 1500)));
+          await new Promise((r) => setTimeout(r, randomBetween(500, 2500)));
           if (!chaosOn) break;
           kill(service);
         }

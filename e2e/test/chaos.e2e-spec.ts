@@ -69,7 +69,7 @@ describe('chaos', () => {
       await run();
     } catch (error) {
       // On a failure, the services' own account of it is the first thing to read.
-      process.stderr.write(`last lines of the system's output:\n${system.log.slice(-80).join('\n')}\n`);
+      process.stderr.write(`last lines of the system's output:\n${system.log.slice(-300).join('\n')}\n`);
       throw error;
     }
   }, 180_000);
@@ -93,7 +93,7 @@ describe('chaos', () => {
       for (let round = 0; chaosOn; round++) {
         const order = [...SERVICES].sort(() => Math.random() - 0.5);
         for (const service of order) {
-          await new Promise((r) => setTimeout(r, randomBetween(500, 2500)));
+          await new Promise((r) => setTimeout(r, randomBetween(1500, 3500)));
           if (!chaosOn) break;
           kill(service);
         }

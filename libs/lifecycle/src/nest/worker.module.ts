@@ -21,8 +21,9 @@ export const settingsFrom = (config: WorkerConfig): LifecycleSettings => ({
     maxAttempts: config.PROVIDER_MAX_ATTEMPTS,
     baseDelayMs: config.PROVIDER_RETRY_BASE_MS,
     maxDelayMs: config.PROVIDER_RETRY_MAX_MS,
-    // A provider call that has not answered by the time the command would be redelivered is abandoned.
-    callTimeoutMs: Math.max(1000, config.ACK_WAIT_MS),
+    // A provider call that has not answered by the time the command would be redelivered is
+    // abandoned; never sooner than 10 s, so a slow machine is not mistaken for a hung call.
+    callTimeoutMs: Math.max(10_000, config.ACK_WAIT_MS),
   },
 });
 

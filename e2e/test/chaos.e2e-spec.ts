@@ -88,15 +88,18 @@ describe('chaos', () => {
     };
 
     let chaosOn = true;
-    // Random moments; the victims go round in a shuffled order, so every service dies in every round.
+    let roundsDone = 0;
+    // Random moments; the victims go round in a shuffled order, so every service dies in every
+    // round. Chaos lasts at least one whole round, however fast the launches and stops go.
     const chaos = (async () => {
-      for (let round = 0; chaosOn; round++) {
+      while (chaosOn || roundsDone === 0) {
         const order = [...SERVICES].sort(() => Math.random() - 0.5);
         for (const service of order) {
           await new Promise((r) => setTimeout(r, randomBetween(1500, 3500)));
-          if (!chaosOn) break;
+          if (!chaosOn && roundsDone > 0) break;
           kill(service);
         }
+        roundsDone += 1;
       }
     })();
 

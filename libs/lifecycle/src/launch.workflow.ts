@@ -63,13 +63,13 @@ export class LaunchWorkflow {
         (signal) =>
           nodes.launchNode(
             {
-            deploymentId: state.id,
-            owner: state.owner,
-            role: node.role,
-            index: node.index,
-            clientToken: node.clientToken,
-            instanceType: node.instanceType,
-            labels: state.spec.labels,
+              deploymentId: state.id,
+              owner: state.owner,
+              role: node.role,
+              index: node.index,
+              clientToken: node.clientToken,
+              instanceType: node.instanceType,
+              labels: state.spec.labels,
             },
             signal,
           ),
@@ -114,11 +114,11 @@ export class LaunchWorkflow {
       (signal) =>
         pods.createWorkload(
           {
-          deploymentId: state.id,
-          owner: state.owner,
-          spec: state.spec,
-          plan: { pods: state.pods, services: state.services, networkPolicies: state.networkPolicies },
-          nodes: state.nodes,
+            deploymentId: state.id,
+            owner: state.owner,
+            spec: state.spec,
+            plan: { pods: state.pods, services: state.services, networkPolicies: state.networkPolicies },
+            nodes: state.nodes,
           },
           signal,
         ),

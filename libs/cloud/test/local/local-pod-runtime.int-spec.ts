@@ -2,7 +2,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from '@simdeploy/testing';
 import { claimOwnership, LocalPodRuntime, releaseAndKillAll, type LocalPodRuntimeOptions } from '../../src/local';
-import { deleteUntilGone, isAlive, isSupervisor, only, processesMentioning, tempStateDir, uniqueDeploymentId, workloadRequest } from './helpers';
+import { deleteUntilGone, isAlive, isSupervisor, only, podProcessesMentioning, processesMentioning, tempStateDir, uniqueDeploymentId, workloadRequest } from './helpers';
 
 const SIMULATOR = ['/bin/sh', join(__dirname, '../../../../tools/simulator/simulator.sh')];
 
@@ -49,8 +49,8 @@ describe('LocalPodRuntime', () => {
     await runtimeWith().createWorkload(request);
     expect(podPids(id, names)).toEqual(before);
     // The supervisor and the program it runs, and no more.
-    await waitFor(async () => (await processesMentioning(`SIMDEPLOY_POD_NAME=${names[0]}`)).length === 2);
-    expect(await processesMentioning(`SIMDEPLOY_POD_NAME=${names[0]}`)).toHaveLength(2);
+    await waitFor(async () => (await podProcessesMentioning(`SIMDEPLOY_POD_NAME=${names[0]}`)).length === 2);
+    expect(await podProcessesMentioning(`SIMDEPLOY_POD_NAME=${names[0]}`)).toHaveLength(2);
   });
 
   it('reports a pod that exited as failed, with its exit code and last log lines', async () => {

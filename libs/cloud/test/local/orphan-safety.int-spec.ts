@@ -3,7 +3,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from '@simdeploy/testing';
 import { claimOwnership, LocalPodRuntime, releaseAndKillAll } from '../../src/local';
-import { deleteUntilGone, isAlive, isSupervisor, only, processesMentioning, tempStateDir, uniqueDeploymentId, workloadRequest } from './helpers';
+import { deleteUntilGone, isAlive, isSupervisor, only, podProcessesMentioning, processesMentioning, tempStateDir, uniqueDeploymentId, workloadRequest } from './helpers';
 
 /**
  * Pods are detached from the process that started them and bound to the runtime owner instead
@@ -83,8 +83,8 @@ describe('local runtime orphan safety', () => {
     // sleep does not watch its parent, unlike the default simulator program.
     const runtime = new LocalPodRuntime({ stateDir, graceMs: 1_000, simulatorCommand: ['bash', '-c', 'touch "$SIMDEPLOY_READY_FILE"; exec sleep 1000'] });
     await runtime.createWorkload(request);
-    await waitFor(async () => (await processesMentioning(`SIMDEPLOY_DEPLOYMENT_ID=${id}`)).length === 2);
-    process.kill(only((await processesMentioning(`SIMDEPLOY_DEPLOYMENT_ID=${id}`)).filter(isSupervisor)), 'SIGKILL');
+    await waitFor(async () => (await podProcessesMentioning(`SIMDEPLOY_DEPLOYMENT_ID=${id}`)).length === 2);
+    process.kill(only((await podProcessesMentioning(`SIMDEPLOY_DEPLOYMENT_ID=${id}`)).filter(isSupervisor)), 'SIGKILL');
     const check = await waitFor(async () => {
       const result = await runtime.checkWorkload(id, request.plan.pods);
       return result.state === 'failed' ? result : undefined;

@@ -15,6 +15,18 @@ const INSTANCES = ['InstanceLaunched', 'InstanceLaunched'];
 const TERMINATED = (s: SimDeployment) => s.status === Status.Terminated;
 
 describe('failure handling: launcher, terminator and error handler on real NATS and local providers', () => {
+  /** A launch whose three pods start but never become ready: it stays in LaunchingPods. */
+  async function launchWithPodsNeverReady(): Promise<{ id: string; pids: number[] }> {
+    const id = randomUUID();
+    await sys.launch({ id, provider: 'neverready' });
+    await sys.until(id, (s) => s.status === Status.LaunchingPods, 'launching pods');
+    const pids = await waitFor(async () => {
+      const found = await sys.podPids(id);
+      return found.length === 3 ? found : null;
+    }, { description: 'pod processes started' });
+    return { id, pids };
+  }
+
   let sys: TestSystem;
 
   beforeAll(async () => {
@@ -229,13 +241,7 @@ describe('failure handling: launcher, terminator and error handler on real NATS 
     });
 
     it('in LaunchingPods (pods starting) -> Terminated, the pods stopped', async () => {
-      const id = randomUUID();
-      await sys.launch({ id, provider: 'neverready' });
-      await sys.until(id, (s) => s.status === Status.LaunchingPods, 'launching pods');
-      const pids = await waitFor(async () => {
-        const found = await sys.podPids(id);
-        return found.length === 3 ? found : null;
-      }, { description: 'pod processes started' });
+      const { id, pids } = await launchWithPodsNeverReady();
       await sys.stop(id);
 
       const final = await sys.until(id, TERMINATED, 'terminated');
@@ -282,13 +288,7 @@ describe('failure handling: launcher, terminator and error handler on real NATS 
     });
 
     it('pods not ready within POD_READY_TIMEOUT_S -> PodReadyTimeout, rolled back', async () => {
-      const id = randomUUID();
-      await sys.launch({ id, provider: 'neverready' });
-      await sys.until(id, (s) => s.status === Status.LaunchingPods, 'launching pods');
-      const pids = await waitFor(async () => {
-        const found = await sys.podPids(id);
-        return found.length === 3 ? found : null;
-      }, { description: 'pod processes started' });
+      const { id, pids } = await launchWithPodsNeverReady();
 
       const final = await sys.until(id, TERMINATED, 'rolled back');
       expect(final.errorStatus).toBe(ErrorStatus.InitializationFailed);

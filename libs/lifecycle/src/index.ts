@@ -14,3 +14,4 @@ export * from './sweep';
 export * from './recovery/periodic-jobs';
 export * from './recovery/reconciler';
 export * from './recovery/held-resources';
+export * from './nest/command.controllers';

@@ -2,6 +2,7 @@ import { BeforeApplicationShutdown, DynamicModule, Inject, Injectable, Module, O
 import { DeploymentCommandHandler, EventStore } from '@simdeploy/event-store';
 import {
   Clock,
+  FailureController,
   DeploymentsReadModel,
   PeriodicJob,
   PeriodicJobRunner,
@@ -13,7 +14,6 @@ import {
 } from '@simdeploy/lifecycle';
 import { CommandBus } from '@simdeploy/messaging';
 import { ErrorHandlerConfig } from './error-handler.config';
-import { FailureController } from './failure.controller';
 
 /** The periodic jobs of the active error handler: the reconciler and the orphan sweep. */
 export const LEADER_JOBS = Symbol('LEADER_JOBS');

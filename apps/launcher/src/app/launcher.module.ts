@@ -1,7 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { WorkerConfig } from '@simdeploy/config';
-import { WorkerModule } from '@simdeploy/lifecycle';
-import { LaunchController } from './launch.controller';
+import { LaunchController, WorkerModule } from '@simdeploy/lifecycle';
 
 @Module({})
 export class LauncherModule {

@@ -1,7 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { WorkerConfig } from '@simdeploy/config';
-import { WorkerModule } from '@simdeploy/lifecycle';
-import { TerminateController } from './terminate.controller';
+import { TerminateController, WorkerModule } from '@simdeploy/lifecycle';
 
 @Module({})
 export class TerminatorModule {

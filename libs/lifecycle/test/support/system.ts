@@ -1,7 +1,6 @@
 import 'reflect-metadata';
-import { Controller, DynamicModule, INestMicroservice, Module } from '@nestjs/common';
+import { DynamicModule, INestMicroservice, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { EventPattern, Payload } from '@nestjs/microservices';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
@@ -24,40 +23,13 @@ import {
   command,
 } from '@simdeploy/domain';
 import { DeploymentCommandHandler, JetStreamEventStore } from '@simdeploy/event-store';
-import { CommandKind, DeploymentCommandMessage, JetStreamCommandBus, commandMicroserviceOptions } from '@simdeploy/messaging';
+import { CommandKind, JetStreamCommandBus, commandMicroserviceOptions } from '@simdeploy/messaging';
 import { uniqueName, waitFor } from '@simdeploy/testing';
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CleanupWorkflow, LaunchWorkflow, ProviderRegistry, Providers, StepOutcome, WorkerModule } from '../../src';
-
-@Controller()
-class LaunchController {
-  constructor(private readonly workflow: LaunchWorkflow) {}
-  @EventPattern(CommandKind.Launch)
-  launch(@Payload() message: DeploymentCommandMessage): Promise<StepOutcome> {
-    return this.workflow.run(message.deploymentId);
-  }
-}
-
-@Controller()
-class TerminateController {
-  constructor(private readonly workflow: CleanupWorkflow) {}
-  @EventPattern(CommandKind.Terminate)
-  terminate(@Payload() message: DeploymentCommandMessage): Promise<StepOutcome> {
-    return this.workflow.run(message.deploymentId);
-  }
-}
-
-@Controller()
-class FailureController {
-  constructor(private readonly workflow: CleanupWorkflow) {}
-  @EventPattern(CommandKind.HandleFailure)
-  handleFailure(@Payload() message: DeploymentCommandMessage): Promise<StepOutcome> {
-    return this.workflow.run(message.deploymentId);
-  }
-}
+import { FailureController, LaunchController, ProviderRegistry, Providers, TerminateController, WorkerModule } from '../../src';
 
 const CONTROLLERS = { launcher: LaunchController, terminator: TerminateController, 'error-handler': FailureController };
 

@@ -30,10 +30,78 @@ export interface LaunchedNode {
   nodeName: string;
 }
 
+/** Why something is not ready yet, as the provider names it (e.g. `ImagePullBackOff`, `Unschedulable`). */
+export interface PendingReason {
+  code: string;
+  message: string;
+}
+
 export type ReadinessCheck =
   | { state: 'ready' }
-  | { state: 'pending'; detail?: string }
+  | { state: 'pending'; detail?: string; reason?: PendingReason }
   | { state: 'failed'; error: FailureDetail; logs?: string[] };
+
+/** One deployment's machines, for a batched readiness check. */
+export interface NodeCheckRequest {
+  deploymentId: string;
+  nodes: readonly LaunchedNode[];
+}
+
+/** One deployment's node names, for a batched join check. */
+export interface NodesJoinedCheckRequest {
+  deploymentId: string;
+  nodeNames: readonly string[];
+}
+
+/** One deployment's pods, for a batched workload check. */
+export interface WorkloadCheckRequest {
+  deploymentId: string;
+  pods: readonly PodPlan[];
+}
+
+/**
+ * Readiness answers of a batch, by deployment id. A request missing from the map could not
+ * be checked this time (its check threw): the caller asks again later, its deadline still runs.
+ */
+export type ReadinessByDeployment = Map<string, ReadinessCheck>;
+
+/** What a deletion did; `gone` says whether nothing of it is left. */
+export interface DeletionResult {
+  gone: boolean;
+  /** Objects removed by force (e.g. pods stuck Terminating on a lost node), for the record. */
+  forced?: readonly string[];
+  /** What is still in the way, readable by a person. */
+  detail?: string;
+}
+
+/** How many single checks the default batch implementations run at once. */
+export const DEFAULT_BATCH_CONCURRENCY = 8;
+
+/**
+ * The default for providers that cannot answer many deployments in one call: the single
+ * check per request, a few at a time. A check that throws leaves its request out of the
+ * answers, so one broken deployment cannot hide the others'.
+ */
+export async function checkEach<R extends { deploymentId: string }>(
+  requests: readonly R[],
+  check: (request: R) => Promise<ReadinessCheck>,
+  concurrency = DEFAULT_BATCH_CONCURRENCY,
+): Promise<ReadinessByDeployment> {
+  const answers: ReadinessByDeployment = new Map();
+  let next = 0;
+  const worker = async () => {
+    while (next < requests.length) {
+      const request = requests[next++] as R;
+      try {
+        answers.set(request.deploymentId, await check(request));
+      } catch {
+        // Left out: asked again on the next round.
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, requests.length) }, worker));
+  return answers;
+}
 
 export interface ManagedInstance {
   instanceId: string;
@@ -48,6 +116,14 @@ export abstract class NodeProvider {
   abstract launchNode(request: NodeRequest, signal?: AbortSignal): Promise<LaunchedNode>;
   /** Whether the machines are up (running and status checks passed). */
   abstract checkNodes(deploymentId: string, nodes: readonly LaunchedNode[], signal?: AbortSignal): Promise<ReadinessCheck>;
+  /**
+   * checkNodes for many deployments in as few provider calls as the provider allows (one
+   * DescribeInstanceStatus for up to 100 instances, say), so waiting costs the same whatever
+   * the number waiting. The default checks them one by one.
+   */
+  checkNodesBatch(requests: readonly NodeCheckRequest[], signal?: AbortSignal): Promise<ReadinessByDeployment> {
+    return checkEach(requests, (r) => this.checkNodes(r.deploymentId, r.nodes, signal));
+  }
   /** Terminates instances; ids already gone count as done. */
   abstract terminateInstances(deploymentId: string, instanceIds: readonly string[], signal?: AbortSignal): Promise<void>;
   /**
@@ -76,6 +152,10 @@ export interface ManagedWorkload {
 export abstract class PodRuntime {
   /** Whether the deployment's machines have joined as nodes and are schedulable. */
   abstract checkNodesJoined(deploymentId: string, nodeNames: readonly string[], signal?: AbortSignal): Promise<ReadinessCheck>;
+  /** checkNodesJoined for many deployments at once (one node list); the default checks them one by one. */
+  checkNodesJoinedBatch(requests: readonly NodesJoinedCheckRequest[], signal?: AbortSignal): Promise<ReadinessByDeployment> {
+    return checkEach(requests, (r) => this.checkNodesJoined(r.deploymentId, r.nodeNames, signal));
+  }
   /** Creates network policies, then pods and services; objects that exist are left as they are. */
   abstract createWorkload(request: WorkloadRequest, signal?: AbortSignal): Promise<void>;
   /**
@@ -83,10 +163,18 @@ export abstract class PodRuntime {
    * that failed or exited is a `failed` check with its reason and last log lines.
    */
   abstract checkWorkload(deploymentId: string, pods: readonly PodPlan[], signal?: AbortSignal): Promise<ReadinessCheck>;
+  /**
+   * checkWorkload for many deployments at once (one pod list by label for all of them, one
+   * pass over the local runtime's state); also how running simulations are watched. The
+   * default checks them one by one.
+   */
+  checkWorkloadBatch(requests: readonly WorkloadCheckRequest[], signal?: AbortSignal): Promise<ReadinessByDeployment> {
+    return checkEach(requests, (r) => this.checkWorkload(r.deploymentId, r.pods, signal));
+  }
   /** Deletes everything labelled with the deployment id; answers whether it is all gone. */
-  abstract deleteWorkload(deploymentId: string, signal?: AbortSignal): Promise<{ gone: boolean }>;
+  abstract deleteWorkload(deploymentId: string, signal?: AbortSignal): Promise<DeletionResult>;
   /** Cordons, drains and deletes the deployment's node objects; answers whether they are gone. */
-  abstract deleteNodes(deploymentId: string, nodeNames: readonly string[], signal?: AbortSignal): Promise<{ gone: boolean }>;
+  abstract deleteNodes(deploymentId: string, nodeNames: readonly string[], signal?: AbortSignal): Promise<DeletionResult>;
   /** Every workload carrying the control plane's label, for the orphan sweep. */
   abstract listManagedWorkloads(signal?: AbortSignal): Promise<ManagedWorkload[]>;
 }

@@ -1,6 +1,7 @@
 import type { FailureDetail } from '@simdeploy/domain';
 import {
   LaunchedNode,
+  DeletionResult,
   ManagedInstance,
   ManagedWorkload,
   NodeProvider,
@@ -157,11 +158,11 @@ export class FaultInjectingPodRuntime extends PodRuntime {
     return this.faults.around('checkWorkload', deploymentId, signal, () => this.inner.checkWorkload(deploymentId, pods, signal));
   }
 
-  deleteWorkload(deploymentId: string, signal?: AbortSignal): Promise<{ gone: boolean }> {
+  deleteWorkload(deploymentId: string, signal?: AbortSignal): Promise<DeletionResult> {
     return this.faults.around('deleteWorkload', deploymentId, signal, () => this.inner.deleteWorkload(deploymentId, signal));
   }
 
-  deleteNodes(deploymentId: string, nodeNames: readonly string[], signal?: AbortSignal): Promise<{ gone: boolean }> {
+  deleteNodes(deploymentId: string, nodeNames: readonly string[], signal?: AbortSignal): Promise<DeletionResult> {
     return this.faults.around('deleteNodes', deploymentId, signal, () => this.inner.deleteNodes(deploymentId, nodeNames, signal));
   }
 

@@ -13,6 +13,20 @@ export const DEPLOYMENT_TAG = 'simdeploy.io/deployment-id';
 export const OWNER_TAG = 'simdeploy.io/owner';
 export const NODE_ROLE_TAG = 'simdeploy.io/node-role';
 
+/**
+ * Every simulation node registers with this taint (value: the deployment id, effect
+ * NoSchedule), so only the deployment's own pods, which tolerate it, run there.
+ */
+export const DEDICATED_TAINT_KEY = 'simdeploy.io/deployment-id';
+/**
+ * Labels the control plane itself puts on a node once it has joined; pods are pinned on them.
+ * The NodeRestriction admission plugin forbids kubelets to set this prefix, so a node cannot
+ * claim to belong to another deployment (the simdeploy.io/ labels it registers with can be
+ * set by any kubelet, and only help to find it).
+ */
+export const NODE_RESTRICTED_DEPLOYMENT_LABEL = 'node-restriction.kubernetes.io/simdeploy-deployment-id';
+export const NODE_RESTRICTED_ROLE_LABEL = 'node-restriction.kubernetes.io/simdeploy-node-role';
+
 export interface NodeRequest {
   deploymentId: string;
   owner: string;
@@ -144,6 +158,12 @@ export interface WorkloadRequest {
   nodes: readonly NodeRecord[];
 }
 
+/** Where the control plane reaches a running simulator's port (for the access proxy). */
+export interface SimulatorEndpoint {
+  /** e.g. `http://sim-<id>-gzserver.simdeploy.svc.cluster.local:8080` or `http://127.0.0.1:41234`. */
+  url: string;
+}
+
 export interface ManagedWorkload {
   deploymentId: string;
   pods: string[];
@@ -177,6 +197,10 @@ export abstract class PodRuntime {
   abstract deleteNodes(deploymentId: string, nodeNames: readonly string[], signal?: AbortSignal): Promise<DeletionResult>;
   /** Every workload carrying the control plane's label, for the orphan sweep. */
   abstract listManagedWorkloads(signal?: AbortSignal): Promise<ManagedWorkload[]>;
+  /** Where the simulator of a running deployment listens, or null while it has no address yet. */
+  abstract simulatorEndpoint(deploymentId: string, signal?: AbortSignal): Promise<SimulatorEndpoint | null>;
+  /** The last `tail` lines a pod wrote (stdout and stderr); empty when it wrote nothing or is gone. */
+  abstract readLogs(deploymentId: string, podName: string, tail: number, signal?: AbortSignal): Promise<string[]>;
 }
 
 /**

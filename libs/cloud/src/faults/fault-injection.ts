@@ -9,6 +9,7 @@ import {
   PodRuntime,
   ProviderError,
   ReadinessCheck,
+  SimulatorEndpoint,
   WorkloadRequest,
 } from '../ports';
 
@@ -168,5 +169,13 @@ export class FaultInjectingPodRuntime extends PodRuntime {
 
   listManagedWorkloads(signal?: AbortSignal): Promise<ManagedWorkload[]> {
     return this.inner.listManagedWorkloads(signal);
+  }
+
+  simulatorEndpoint(deploymentId: string, signal?: AbortSignal): Promise<SimulatorEndpoint | null> {
+    return this.inner.simulatorEndpoint(deploymentId, signal);
+  }
+
+  readLogs(deploymentId: string, podName: string, tail: number, signal?: AbortSignal): Promise<string[]> {
+    return this.inner.readLogs(deploymentId, podName, tail, signal);
   }
 }

@@ -9,7 +9,7 @@ import {
 import type { ConfigurationOptions, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { FailureDetail, PodPlan } from '@simdeploy/domain';
 import { DEPLOYMENT_TAG, PodRuntime, ProviderError } from '../ports';
-import type { ManagedWorkload, ReadinessCheck, WorkloadRequest } from '../ports';
+import type { DeletionResult, ManagedWorkload, ReadinessCheck, SimulatorEndpoint, WorkloadRequest } from '../ports';
 import { apiStatusCode, classifyKubernetesError } from './errors';
 import {
   buildNetworkPolicies,
@@ -200,7 +200,7 @@ export class KubernetesPodRuntime extends PodRuntime {
     return { state: 'pending', detail: `waiting for pods: ${waiting.map(describe).join(', ')}` };
   }
 
-  async deleteWorkload(deploymentId: string, signal?: AbortSignal): Promise<{ gone: boolean }> {
+  async deleteWorkload(deploymentId: string, signal?: AbortSignal): Promise<DeletionResult> {
     const { namespace } = this;
     const labelSelector = deploymentSelector(deploymentId);
     await this.ensureDeleted('delete pods', signal, (options) =>
@@ -237,7 +237,7 @@ export class KubernetesPodRuntime extends PodRuntime {
     return { gone: servicesLeft.items.length === 0 && policiesLeft.items.length === 0 };
   }
 
-  async deleteNodes(deploymentId: string, nodeNames: readonly string[], signal?: AbortSignal): Promise<{ gone: boolean }> {
+  async deleteNodes(deploymentId: string, nodeNames: readonly string[], signal?: AbortSignal): Promise<DeletionResult> {
     const labelSelector = deploymentSelector(deploymentId);
     const labelled = await this.call('list nodes', signal, (options) => this.core.listNode({ labelSelector }, options));
     // A labelled node whose name was never recorded belongs to the deployment too.
@@ -245,6 +245,15 @@ export class KubernetesPodRuntime extends PodRuntime {
     for (const name of targets) await this.drainAndDelete(name, signal);
     const left = await this.call('list nodes', signal, (options) => this.core.listNode({ labelSelector }, options));
     return { gone: left.items.length === 0 };
+  }
+
+  /** Not yet: the Service's in-cluster address once the access proxy lands. */
+  async simulatorEndpoint(_deploymentId: string): Promise<SimulatorEndpoint | null> {
+    return null;
+  }
+
+  async readLogs(_deploymentId: string, podName: string, tail: number, signal?: AbortSignal): Promise<string[]> {
+    return (await this.tailLogs(podName, signal)).slice(-tail);
   }
 
   async listManagedWorkloads(signal?: AbortSignal): Promise<ManagedWorkload[]> {

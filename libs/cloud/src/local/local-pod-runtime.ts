@@ -3,7 +3,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { PodPlan, PodRole } from '@simdeploy/domain';
-import { PodRuntime, type ManagedWorkload, type ReadinessCheck, type WorkloadRequest } from '../ports';
+import { PodRuntime, type DeletionResult, type ManagedWorkload, type ReadinessCheck, type SimulatorEndpoint, type WorkloadRequest } from '../ports';
 import {
   deploymentDir,
   isPodAlive,
@@ -193,13 +193,28 @@ export class LocalPodRuntime extends PodRuntime {
   }
 
   /** Does not wait out the grace period: answers `gone: false` and finishes on a later call. */
-  override async deleteWorkload(deploymentId: string): Promise<{ gone: boolean }> {
+  override async deleteWorkload(deploymentId: string): Promise<DeletionResult> {
     return { gone: await stopDeploymentStep(this.stateDir, deploymentId, this.graceMs) };
   }
 
   /** Slots have no node objects to cordon or drain. */
-  override async deleteNodes(_deploymentId: string, _nodeNames: readonly string[]): Promise<{ gone: boolean }> {
+  override async deleteNodes(_deploymentId: string, _nodeNames: readonly string[]): Promise<DeletionResult> {
     return { gone: true };
+  }
+
+  /** The simulator writes the port it listens on to <pod>.port once it is up. */
+  override async simulatorEndpoint(deploymentId: string): Promise<SimulatorEndpoint | null> {
+    const simulator = (await listEntries(podsDir(this.stateDir, deploymentId), '.json')).find((name) => name.endsWith('-gzserver'));
+    if (!simulator) return null;
+    const port = await fs.readFile(`${podFiles(this.stateDir, deploymentId, simulator).base}.port`, 'utf8').then(
+      (text) => Number.parseInt(text.trim(), 10),
+      () => NaN,
+    );
+    return Number.isInteger(port) && port > 0 ? { url: `http://127.0.0.1:${port}` } : null;
+  }
+
+  override async readLogs(deploymentId: string, podName: string, tail: number): Promise<string[]> {
+    return tailLines(podFiles(this.stateDir, deploymentId, podName).log, tail);
   }
 
   override async listManagedWorkloads(): Promise<ManagedWorkload[]> {

@@ -14,6 +14,13 @@ export interface RobotSpec {
   image: string;
 }
 
+/** Kubernetes-style quantities: cpu `"2"` or `"500m"`, memory `"8Gi"`; gpu a whole number. */
+export interface ResourceRequest {
+  cpu?: string;
+  memory?: string;
+  gpu?: number;
+}
+
 export interface SimulationSpec {
   world: string;
   simulatorImage: string;
@@ -22,6 +29,8 @@ export interface SimulationSpec {
   /** Stop automatically this long after reaching Running. */
   maxDurationSeconds?: number;
   labels: Readonly<Record<string, string>>;
+  /** Requests (and limits) per pod role; the runtime's defaults for the instance type otherwise. */
+  resources?: Readonly<{ simulator?: ResourceRequest; robot?: ResourceRequest }>;
 }
 
 export type NodeRole = 'simulator' | 'robots';

@@ -103,6 +103,8 @@ class UnconfiguredPodRuntime extends PodRuntime {
   deleteWorkload = this.checkNodesJoined;
   deleteNodes = this.checkNodesJoined;
   listManagedWorkloads = this.checkNodesJoined;
+  simulatorEndpoint = this.checkNodesJoined;
+  readLogs = this.checkNodesJoined;
 }
 
 export function unconfiguredProviders(name: string, service: string): Providers {

@@ -1,4 +1,14 @@
-import type { FailureDetail, NodeRecord, NodeRole, PodPlan, SimulationSpec, WorkloadPlan } from '@simdeploy/domain';
+import type {
+  Deletion,
+  FailureDetail,
+  NodeRecord,
+  NodeRole,
+  PendingReason as DomainPendingReason,
+  PodPlan,
+  Readiness,
+  SimulationSpec,
+  WorkloadPlan,
+} from '@simdeploy/domain';
 
 /**
  * Ports to the infrastructure. Every call is idempotent: calling it again after a crash, a
@@ -45,15 +55,10 @@ export interface LaunchedNode {
 }
 
 /** Why something is not ready yet, as the provider names it (e.g. `ImagePullBackOff`, `Unschedulable`). */
-export interface PendingReason {
-  code: string;
-  message: string;
-}
+export type PendingReason = DomainPendingReason;
 
-export type ReadinessCheck =
-  | { state: 'ready' }
-  | { state: 'pending'; detail?: string; reason?: PendingReason }
-  | { state: 'failed'; error: FailureDetail; logs?: string[] };
+/** A readiness answer; the process decider (libs/domain) decides what it means for the deployment. */
+export type ReadinessCheck = Readiness;
 
 /** One deployment's machines, for a batched readiness check. */
 export interface NodeCheckRequest {
@@ -79,14 +84,8 @@ export interface WorkloadCheckRequest {
  */
 export type ReadinessByDeployment = Map<string, ReadinessCheck>;
 
-/** What a deletion did; `gone` says whether nothing of it is left. */
-export interface DeletionResult {
-  gone: boolean;
-  /** Objects removed by force (e.g. pods stuck Terminating on a lost node), for the record. */
-  forced?: readonly string[];
-  /** What is still in the way, readable by a person. */
-  detail?: string;
-}
+/** What a deletion did: `gone` says whether nothing of it is left, `forced` names what was removed by force. */
+export type DeletionResult = Deletion;
 
 /** How many single checks the default batch implementations run at once. */
 export const DEFAULT_BATCH_CONCURRENCY = 8;

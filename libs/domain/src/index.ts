@@ -5,3 +5,4 @@ export * from './simulation/commands';
 export * from './simulation/state';
 export * from './simulation/plan';
 export * from './simulation/decide';
+export * from './simulation/process';

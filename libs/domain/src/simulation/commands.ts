@@ -1,4 +1,4 @@
-import type { Actor, FailureDetail, FailureSource, NodeRole, SimulationSpec, StopReason } from './events';
+import type { Actor, FailureDetail, FailureSource, NodeRole, OrphanSweptData, SimulationSpec, StopReason } from './events';
 import type { Status } from './status';
 
 export interface CommandMetadata {
@@ -25,7 +25,7 @@ export type StartLaunchingPods = Command<'StartLaunchingPods', Record<string, ne
 export type MarkRunning = Command<'MarkRunning', Record<string, never>>;
 export type RequestStop = Command<'RequestStop', { reason: StopReason }>;
 export type StartDeletingPods = Command<'StartDeletingPods', Record<string, never>>;
-export type StartDeletingNodes = Command<'StartDeletingNodes', Record<string, never>>;
+export type StartDeletingNodes = Command<'StartDeletingNodes', { forcedPods?: readonly string[] }>;
 export type StartTerminatingInstances = Command<'StartTerminatingInstances', Record<string, never>>;
 export type MarkTerminated = Command<'MarkTerminated', Record<string, never>>;
 export type RecordFailure = Command<
@@ -34,6 +34,11 @@ export type RecordFailure = Command<
 >;
 export type RequestCleanupRetry = Command<'RequestCleanupRetry', Record<string, never>>;
 export type ResolveAdminReview = Command<'ResolveAdminReview', { comment: string }>;
+export type RecordWorkloadCreated = Command<'RecordWorkloadCreated', Record<string, never>>;
+export type RecordWorkloadDeleted = Command<'RecordWorkloadDeleted', { forcedPods?: readonly string[] }>;
+export type RecordInstancesTerminated = Command<'RecordInstancesTerminated', { instanceIds: readonly string[] }>;
+export type ReportWaiting = Command<'ReportWaiting', { stage: Status; step: string; code: string; message: string }>;
+export type RecordOrphanSwept = Command<'RecordOrphanSwept', Omit<OrphanSweptData, 'at'>>;
 
 export type SimDeploymentCommand =
   | RequestLaunch
@@ -49,9 +54,32 @@ export type SimDeploymentCommand =
   | MarkTerminated
   | RecordFailure
   | RequestCleanupRetry
-  | ResolveAdminReview;
+  | ResolveAdminReview
+  | RecordWorkloadCreated
+  | RecordWorkloadDeleted
+  | RecordInstancesTerminated
+  | ReportWaiting
+  | RecordOrphanSwept;
 
 export type SimDeploymentCommandType = SimDeploymentCommand['type'];
+
+/** A command without its metadata: what the process decider asks for; the interpreter adds the time and the actor. */
+export type CommandIntent = SimDeploymentCommand extends infer C ? (C extends SimDeploymentCommand ? Omit<C, 'metadata'> : never) : never;
+
+/**
+ * Commands that record what a provider did. The fact holds whatever happened to the stream
+ * meanwhile, so after a lost race they are decided again on the new state; every other
+ * command is a decision taken on the state it was read from, which is looked at afresh.
+ */
+export const FACT_COMMANDS: readonly SimDeploymentCommandType[] = [
+  'RecordInstance',
+  'RecordWorkloadCreated',
+  'RecordWorkloadDeleted',
+  'RecordInstancesTerminated',
+  'RecordOrphanSwept',
+];
+
+export const isFactCommand = (type: SimDeploymentCommandType): boolean => FACT_COMMANDS.includes(type);
 
 /** Builds a command; keeps call sites short and typed. */
 export const command = <C extends SimDeploymentCommand>(

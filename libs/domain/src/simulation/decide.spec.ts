@@ -5,6 +5,7 @@ import { decide, workOwner } from './decide';
 import { clientTokenFor } from './plan';
 import { fold } from './state';
 import { ALL_STATUSES, ErrorStatus, Status, TRANSITIONS } from './status';
+import { given } from '@simdeploy/testing';
 
 const alice: Actor = { subject: 'alice', roles: [] };
 const admin: Actor = { subject: 'root', roles: ['admin'] };
@@ -31,6 +32,7 @@ const C = {
   instance: (role: 'simulator' | 'robots', instanceId = `i-${role}`) =>
     cmd('RecordInstance', { role, index: 0, instanceId, nodeName: `node-${role}` }),
   pods: () => cmd('StartLaunchingPods', {}),
+  workload: () => cmd('RecordWorkloadCreated', {}),
   running: () => cmd('MarkRunning', {}),
   stop: (by: Actor = alice) => cmd('RequestStop', { reason: 'user' }, by),
   deletePods: () => cmd('StartDeletingPods', {}),
@@ -60,13 +62,10 @@ function history(...commands: SimDeploymentCommand[]): SimDeploymentEvent[] {
   return events;
 }
 
-/** given events, when command: the decision (events or a typed error). */
-const given = (events: SimDeploymentEvent[]) => ({
-  when: (c: SimDeploymentCommand) => decide(c, fold(events)),
-});
 
 const toLaunchingNodes = () => history(C.launch(), C.nodes());
 const toLaunchingPods = () => history(C.launch(), C.nodes(), C.instance('simulator'), C.instance('robots'), C.pods());
+const toPodsCreated = () => extend(toLaunchingPods(), C.workload());
 function decideOk(events: SimDeploymentEvent[], c: SimDeploymentCommand): SimDeploymentEvent[] {
   const r = decide(c, fold(events));
   if (r instanceof DomainError) throw r;
@@ -80,14 +79,14 @@ const historyFor: Record<Status, () => SimDeploymentEvent[]> = {
   Pending: () => history(C.launch()),
   LaunchingNodes: toLaunchingNodes,
   LaunchingPods: toLaunchingPods,
-  Running: () => extend(toLaunchingPods(), C.running()),
-  ToBeTerminated: () => extend(toLaunchingPods(), C.running(), C.stop()),
-  DeletingPods: () => extend(toLaunchingPods(), C.running(), C.stop(), C.deletePods()),
-  DeletingNodes: () => extend(toLaunchingPods(), C.running(), C.stop(), C.deletePods(), C.deleteNodes()),
+  Running: () => extend(toPodsCreated(), C.running()),
+  ToBeTerminated: () => extend(toPodsCreated(), C.running(), C.stop()),
+  DeletingPods: () => extend(toPodsCreated(), C.running(), C.stop(), C.deletePods()),
+  DeletingNodes: () => extend(toPodsCreated(), C.running(), C.stop(), C.deletePods(), C.deleteNodes()),
   TerminatingInstances: () =>
-    extend(toLaunchingPods(), C.running(), C.stop(), C.deletePods(), C.deleteNodes(), C.terminateInstances()),
+    extend(toPodsCreated(), C.running(), C.stop(), C.deletePods(), C.deleteNodes(), C.terminateInstances()),
   Terminated: () =>
-    extend(toLaunchingPods(), C.running(), C.stop(), C.deletePods(), C.deleteNodes(), C.terminateInstances(), C.terminated()),
+    extend(toPodsCreated(), C.running(), C.stop(), C.deletePods(), C.deleteNodes(), C.terminateInstances(), C.terminated()),
   Rejected: () => history(C.launch(), C.reject()),
 };
 
@@ -98,18 +97,19 @@ describe('SimDeployment decider', () => {
   describe('launch', () => {
     it('records who asked, when and what, and starts Pending', () => {
       const c = C.launch();
-      const events = given([]).when(c);
-      expect(events).toEqual([
-        {
-          type: 'SimulationRequested',
-          data: { deploymentId: ID, owner: 'alice', spec, provider: 'local', requestedAt: c.metadata.now, requestedBy: alice },
-        },
-      ]);
-      expect(fold(events as SimDeploymentEvent[])).toMatchObject({ status: 'Pending', errorStatus: null, owner: 'alice' });
+      given([]).when(c).then((events) => {
+        expect(events).toEqual([
+          {
+            type: 'SimulationRequested',
+            data: { deploymentId: ID, owner: 'alice', spec, provider: 'local', requestedAt: c.metadata.now, requestedBy: alice },
+          },
+        ]);
+        expect(fold(events)).toMatchObject({ status: 'Pending', errorStatus: null, owner: 'alice' });
+      });
     });
 
     it('refuses a second launch of the same deployment', () => {
-      expect(given(history(C.launch())).when(C.launch())).toBeInstanceOf(IllegalTransitionError);
+      given(history(C.launch())).when(C.launch()).thenRefuses(IllegalTransitionError);
     });
 
     it.each([
@@ -118,12 +118,11 @@ describe('SimDeployment decider', () => {
       ['a non-positive max duration', { spec: { ...spec, maxDurationSeconds: 0 } }],
     ])('rejects %s with a validation error', (_label, override) => {
       const c = cmd('RequestLaunch', { deploymentId: ID, owner: 'alice', spec, provider: 'local', ...override }, alice);
-      expect(given([]).when(c)).toBeInstanceOf(ValidationError);
+      given([]).when(c).thenRefuses(ValidationError);
     });
 
     it('plans one node per role with client tokens derived from the deployment', () => {
-      const [event] = given(history(C.launch())).when(C.nodes()) as SimDeploymentEvent[];
-      expect(event).toMatchObject({
+      given(history(C.launch())).when(C.nodes()).then(([event]) => expect(event).toMatchObject({
         type: 'NodesLaunchStarted',
         data: {
           nodes: [
@@ -131,20 +130,20 @@ describe('SimDeployment decider', () => {
             { role: 'robots', index: 0, clientToken: clientTokenFor(ID, 'robots', 0) },
           ],
         },
-      });
+      }));
       expect(clientTokenFor(ID, 'simulator', 0).length).toBeLessThanOrEqual(64);
     });
 
     it('records instance ids against the planned node, once', () => {
       const events = extend(toLaunchingNodes(), C.instance('simulator', 'i-1'));
       expect(fold(events)?.nodes[0]).toMatchObject({ instanceId: 'i-1', nodeName: 'node-simulator' });
-      expect(given(events).when(C.instance('simulator', 'i-1'))).toEqual([]);
-      expect(given(events).when(C.instance('simulator', 'i-2'))).toBeInstanceOf(ValidationError);
+      given(events).when(C.instance('simulator', 'i-1')).thenNothing();
+      given(events).when(C.instance('simulator', 'i-2')).thenRefuses(ValidationError);
     });
 
     it('does not launch pods before every node has an instance', () => {
       const events = extend(toLaunchingNodes(), C.instance('simulator'));
-      expect(given(events).when(C.pods())).toBeInstanceOf(IllegalTransitionError);
+      given(events).when(C.pods()).thenRefuses(IllegalTransitionError);
     });
 
     it('names pods, services and policies from the deployment id', () => {
@@ -166,7 +165,7 @@ describe('SimDeployment decider', () => {
       ['LaunchingNodes', 'LaunchingPods', () => extend(toLaunchingNodes(), C.instance('simulator'), C.instance('robots')), C.pods, null],
       ['LaunchingNodes', 'ToBeTerminated', toLaunchingNodes, C.stop, null],
       ['LaunchingNodes', 'DeletingNodes', () => extend(toLaunchingNodes(), C.fail('LaunchingNodes')), C.deleteNodes, 'InitializationFailed'],
-      ['LaunchingPods', 'Running', toLaunchingPods, C.running, null],
+      ['LaunchingPods', 'Running', toPodsCreated, C.running, null],
       ['LaunchingPods', 'ToBeTerminated', toLaunchingPods, C.stop, null],
       ['LaunchingPods', 'DeletingPods', () => extend(toLaunchingPods(), C.fail('LaunchingPods')), C.deletePods, 'InitializationFailed'],
       ['Running', 'ToBeTerminated', historyFor.Running, C.stop, null],
@@ -191,7 +190,7 @@ describe('SimDeployment decider', () => {
     });
 
     it.each(cases)('repeating the command that moved %s -> %s changes nothing', (_from, _to, given_, when) => {
-      expect(given(extend(given_(), when())).when(when())).toEqual([]);
+      given(extend(given_(), when())).when(when()).thenNothing();
     });
   });
 
@@ -227,31 +226,30 @@ describe('SimDeployment decider', () => {
     });
 
     it.each(matrix)('%s refuses %s (-> %s)', (from, _name, _to, c) => {
-      const result = given(historyFor[from]()).when(c());
-      expect(result).toBeInstanceOf(IllegalTransitionError);
+      given(historyFor[from]()).when(c()).thenRefuses(IllegalTransitionError);
     });
 
     it('refuses every command on a deployment that does not exist', () => {
-      expect(given([]).when(C.nodes())).toBeInstanceOf(NotFoundError);
-      expect(given([]).when(C.stop())).toBeInstanceOf(NotFoundError);
+      given([]).when(C.nodes()).thenRefuses(NotFoundError);
+      given([]).when(C.stop()).thenRefuses(NotFoundError);
     });
 
     it('a launch step is refused once the launch has failed', () => {
       const failed = extend(toLaunchingPods(), C.fail('LaunchingPods'));
-      expect(given(failed).when(C.running())).toBeInstanceOf(IllegalTransitionError);
+      given(failed).when(C.running()).thenRefuses(IllegalTransitionError);
     });
 
     it('a launch status is never left for a deletion status without a failure', () => {
-      expect(given(toLaunchingPods()).when(C.deletePods())).toBeInstanceOf(IllegalTransitionError);
-      expect(given(toLaunchingNodes()).when(C.deleteNodes())).toBeInstanceOf(IllegalTransitionError);
-      expect(given(historyFor.Pending()).when(C.terminated())).toBeInstanceOf(IllegalTransitionError);
+      given(toLaunchingPods()).when(C.deletePods()).thenRefuses(IllegalTransitionError);
+      given(toLaunchingNodes()).when(C.deleteNodes()).thenRefuses(IllegalTransitionError);
+      given(historyFor.Pending()).when(C.terminated()).thenRefuses(IllegalTransitionError);
     });
 
     it('nothing automatic moves a deployment in admin review', () => {
       const review = extend(toLaunchingPods(), C.fail('LaunchingPods'), C.deletePods(), C.fail('DeletingPods', 'error-handler'));
       expect(errorStatusAfter(review)).toBe('AdminReview');
       for (const c of [C.deleteNodes(), C.terminateInstances(), C.terminated(), C.running()]) {
-        expect(given(review).when(c)).toBeInstanceOf(IllegalTransitionError);
+        given(review).when(c).thenRefuses(IllegalTransitionError);
       }
     });
   });
@@ -261,33 +259,31 @@ describe('SimDeployment decider', () => {
       'is accepted in %s and records who asked',
       (from) => {
         const c = C.stop();
-        expect(given(historyFor[from]()).when(c)).toEqual([
-          { type: 'StopRequested', data: { at: c.metadata.now, by: alice, reason: 'user' } },
-        ]);
+        given(historyFor[from]()).when(c).then([{ type: 'StopRequested', data: { at: c.metadata.now, by: alice, reason: 'user' } }]);
       },
     );
 
     it.each(['ToBeTerminated', 'DeletingPods', 'DeletingNodes', 'TerminatingInstances', 'Terminated', 'Rejected'] as Status[])(
       'is harmless in %s',
       (from) => {
-        expect(given(historyFor[from]()).when(C.stop())).toEqual([]);
+        given(historyFor[from]()).when(C.stop()).thenNothing();
       },
     );
 
     it('is harmless while the error handler owns the deployment', () => {
-      expect(given(extend(toLaunchingPods(), C.fail('LaunchingPods'))).when(C.stop())).toEqual([]);
+      given(extend(toLaunchingPods(), C.fail('LaunchingPods'))).when(C.stop()).thenNothing();
     });
 
     it('turns a late launch step into an illegal transition (the launch stops at its next step boundary)', () => {
       const stopped = extend(toLaunchingPods(), C.stop());
-      expect(given(stopped).when(C.running())).toBeInstanceOf(IllegalTransitionError);
+      given(stopped).when(C.running()).thenRefuses(IllegalTransitionError);
     });
   });
 
   describe('failures', () => {
     it('a launch failure keeps the stage, provider error and attempt', () => {
       const c = C.fail('LaunchingNodes');
-      const events = given(toLaunchingNodes()).when(c) as SimDeploymentEvent[];
+      const events = decideOk(toLaunchingNodes(), c);
       expect(events).toEqual([
         {
           type: 'LaunchFailed',
@@ -323,12 +319,12 @@ describe('SimDeployment decider', () => {
     });
 
     it('a failure for a stage the deployment has left is stale and ignored', () => {
-      expect(given(extend(toLaunchingPods(), C.stop())).when(C.fail('LaunchingPods'))).toEqual([]);
+      given(extend(toLaunchingPods(), C.stop())).when(C.fail('LaunchingPods')).thenNothing();
     });
 
     it('a worker reporting a failure the error handler already owns adds nothing', () => {
       const failed = extend(toLaunchingPods(), C.fail('LaunchingPods'));
-      expect(given(failed).when(C.fail('LaunchingPods'))).toEqual([]);
+      given(failed).when(C.fail('LaunchingPods')).thenNothing();
     });
 
     it('the error handler failing sets AdminReview; a retry hands it back; a resolution ends it', () => {
@@ -347,21 +343,93 @@ describe('SimDeployment decider', () => {
         errorStatus: 'AdminReview',
         resolution: { by: admin, comment: 'instances removed by hand' },
       });
-      expect(given(resolved).when(C.resolve())).toBeInstanceOf(IllegalTransitionError);
-      expect(given(resolved).when(C.retry())).toBeInstanceOf(IllegalTransitionError);
+      given(resolved).when(C.resolve()).thenRefuses(IllegalTransitionError);
+      given(resolved).when(C.retry()).thenRefuses(IllegalTransitionError);
     });
 
     it('a resolution needs a comment', () => {
       const review = extend(historyFor.DeletingNodes(), C.fail('DeletingNodes'), C.fail('DeletingNodes', 'error-handler'));
-      expect(given(review).when(C.resolve('  '))).toBeInstanceOf(ValidationError);
+      given(review).when(C.resolve('  ')).thenRefuses(ValidationError);
     });
 
     it('the error handler cannot escalate a healthy deployment', () => {
-      expect(given(historyFor.DeletingNodes()).when(C.fail('DeletingNodes', 'error-handler'))).toBeInstanceOf(IllegalTransitionError);
+      given(historyFor.DeletingNodes()).when(C.fail('DeletingNodes', 'error-handler')).thenRefuses(IllegalTransitionError);
     });
 
     it('a failure outside a launch or termination stage is invalid', () => {
-      expect(given(historyFor.Running()).when(C.fail('Running'))).toBeInstanceOf(ValidationError);
+      given(historyFor.Running()).when(C.fail('Running')).thenRefuses(ValidationError);
+    });
+  });
+
+  describe('facts a provider step recorded', () => {
+    it('the workload is recorded once, and Running needs it', () => {
+      given(toLaunchingPods()).when(C.running()).thenRefuses(IllegalTransitionError);
+      const c = C.workload();
+      given(toLaunchingPods()).when(c).then([{ type: 'WorkloadCreated', data: { at: c.metadata.now } }]);
+      given(toPodsCreated()).when(C.workload()).thenNothing();
+      expect(fold(toPodsCreated())?.workloadHeld).toBe(true);
+    });
+
+    it('a workload before pods were planned is refused', () => {
+      given(toLaunchingNodes()).when(C.workload()).thenRefuses(IllegalTransitionError);
+    });
+
+    it('the pod step releases the workload; a workload recorded after it is held again until deleted', () => {
+      const past = extend(historyFor.DeletingNodes());
+      expect(fold(past)?.workloadHeld).toBe(false);
+      const late = extend(past, C.workload());
+      expect(fold(late)?.workloadHeld).toBe(true);
+      given(late).when(cmd('RecordWorkloadDeleted', {})).then((events) => expect(events.map((e) => e.type)).toEqual(['WorkloadDeleted']));
+      given(past).when(cmd('RecordWorkloadDeleted', {})).thenNothing();
+    });
+
+    it('an instance launched after the deployment was terminated is recorded, held, and released once terminated', () => {
+      const launching = toLaunchingNodes();
+      const terminated = extend(launching, C.stop(), C.deletePods(), C.deleteNodes(), C.terminateInstances(), C.terminated());
+      const late = extend(terminated, C.instance('simulator', 'i-late'));
+      expect(workOwner(fold(late))).toBe('terminator');
+      given(late).when(cmd('RecordInstancesTerminated', { instanceIds: ['i-late', 'i-unknown'] })).then((events) =>
+        expect(events).toMatchObject([{ type: 'InstancesTerminated', data: { instanceIds: ['i-late'] } }]),
+      );
+      const released = extend(late, cmd('RecordInstancesTerminated', { instanceIds: ['i-late'] }));
+      expect(workOwner(fold(released))).toBeNull();
+      given(released).when(cmd('RecordInstancesTerminated', { instanceIds: ['i-late'] })).thenNothing();
+    });
+
+    it('termination releases every recorded instance', () => {
+      expect(fold(historyFor.Terminated())?.nodes.every((n) => n.released)).toBe(true);
+    });
+
+    it('a failure cleaning up late resources of a terminated deployment goes to the error handler', () => {
+      const late = extend(historyFor.Terminated(), C.workload());
+      const failed = extend(late, C.fail('Terminated'));
+      expect(fold(failed)).toMatchObject({ status: 'Terminated', errorStatus: 'TerminationFailed' });
+      expect(workOwner(fold(failed))).toBe('error-handler');
+      given(historyFor.Terminated()).when(C.fail('Terminated')).thenRefuses(ValidationError);
+    });
+
+    it('a reason to wait is recorded when it is new, and cleared by the next status', () => {
+      const waiting = cmd('ReportWaiting', { stage: 'LaunchingPods', step: 'waitPodsReady', code: 'ImagePullBackOff', message: 'pulling' });
+      const reported = extend(toPodsCreated(), waiting);
+      expect(fold(reported)?.waiting).toMatchObject({ code: 'ImagePullBackOff', message: 'pulling', since: waiting.metadata.now });
+      given(reported).when(cmd('ReportWaiting', { stage: 'LaunchingPods', step: 'waitPodsReady', code: 'ImagePullBackOff', message: 'again' })).thenNothing();
+      given(toLaunchingNodes()).when(waiting).thenNothing();
+      expect(fold(extend(reported, C.running()))?.waiting).toBeUndefined();
+    });
+
+    it('the orphan sweep is recorded on a deployment, and on a stream that has no deployment', () => {
+      const swept = cmd('RecordOrphanSwept', {
+        provider: 'local',
+        kind: 'instance',
+        resourceId: 'i-1',
+        reason: 'deployment-unknown',
+        dryRun: false,
+        deploymentId: 'other',
+      });
+      given([]).when(swept).then((events) => expect(events).toMatchObject([{ type: 'OrphanSwept', data: { resourceId: 'i-1' } }]));
+      const terminated = extend(historyFor.Terminated(), swept);
+      expect(fold(terminated)?.sweeps).toMatchObject([{ resourceId: 'i-1', reason: 'deployment-unknown' }]);
+      expect(fold(terminated)?.status).toBe('Terminated');
     });
   });
 
@@ -369,7 +437,7 @@ describe('SimDeployment decider', () => {
     it.each([
       ['Pending', 'launcher'],
       ['LaunchingPods', 'launcher'],
-      ['Running', null],
+      ['Running', 'launcher'],
       ['ToBeTerminated', 'terminator'],
       ['TerminatingInstances', 'terminator'],
       ['Terminated', null],

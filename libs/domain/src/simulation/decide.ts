@@ -2,7 +2,7 @@ import { DomainError, IllegalTransitionError, NotFoundError, ValidationError } f
 import type { SimDeploymentCommand } from './commands';
 import type { SimDeploymentEvent } from './events';
 import { isValidDeploymentId, planNodes, planWorkload } from './plan';
-import type { SimDeployment, SimDeploymentState } from './state';
+import { unreleasedInstanceIds, type SimDeployment, type SimDeploymentState } from './state';
 import { ErrorStatus, Status, canTransition, isFinal, isLaunching, isTerminating } from './status';
 
 /** The events a command produces, or why it may not. An empty list means "already done". */
@@ -54,8 +54,18 @@ function validateLaunch(cmd: Extract<SimDeploymentCommand, { type: 'RequestLaunc
   return null;
 }
 
+/** Statuses in which the cleanup may still meet resources a late launch step created. */
+const acceptsLateFacts = (s: SimDeployment): boolean => isTerminating(s.status) || s.status === Status.Terminated;
+
+/** Something a finished deployment still holds: a workload or instance recorded after its cleanup passed. */
+export const holdsLateResources = (s: SimDeployment): boolean =>
+  s.status === Status.Terminated && (s.workloadHeld || unreleasedInstanceIds(s).length > 0);
+
 export function decide(cmd: SimDeploymentCommand, state: SimDeploymentState): Decision {
   const at = cmd.metadata.now;
+
+  // Not about a deployment's lifecycle: also recorded on the `sweep` stream, which has none.
+  if (cmd.type === 'RecordOrphanSwept') return [{ type: 'OrphanSwept', data: { at, ...cmd.data } }];
 
   if (cmd.type === 'RequestLaunch') {
     if (state !== null) return new IllegalTransitionError(cmd.type, state.status, state.errorStatus, 'deployment already exists');
@@ -89,7 +99,8 @@ export function decide(cmd: SimDeploymentCommand, state: SimDeploymentState): De
       if (node.instanceId) {
         return new ValidationError(`${role} node ${index} already has instance ${node.instanceId}, not ${instanceId}`);
       }
-      if (state.status !== Status.LaunchingNodes && !isTerminating(state.status)) return illegal(cmd, state);
+      // A fact: a stop may have overtaken the launch, even to its end; the cleanup frees it then.
+      if (state.status !== Status.LaunchingNodes && !acceptsLateFacts(state)) return illegal(cmd, state);
       return [{ type: 'InstanceLaunched', data: { at, role, index, clientToken: node.clientToken, instanceId, nodeName } }];
     }
 
@@ -104,6 +115,8 @@ export function decide(cmd: SimDeploymentCommand, state: SimDeploymentState): De
     }
 
     case 'MarkRunning':
+      // Ready pods were created: a deployment is never Running on a workload it has no record of.
+      if (state.status === Status.LaunchingPods && !state.workloadHeld) return illegal(cmd, state, 'the workload was not recorded as created');
       return advance(cmd, state, Status.Running, healthy, () => [{ type: 'SimulationRunning', data: { at } }]);
 
     case 'RequestStop':
@@ -119,7 +132,7 @@ export function decide(cmd: SimDeploymentCommand, state: SimDeploymentState): De
 
     case 'StartDeletingNodes':
       return advance(cmd, state, Status.DeletingNodes, rollbackOnlyFrom(Status.LaunchingNodes), () => [
-        { type: 'NodesDeletionStarted', data: { at } },
+        { type: 'NodesDeletionStarted', data: cmd.data.forcedPods?.length ? { at, forcedPods: cmd.data.forcedPods } : { at } },
       ]);
 
     case 'StartTerminatingInstances':
@@ -134,7 +147,8 @@ export function decide(cmd: SimDeploymentCommand, state: SimDeploymentState): De
 
     case 'RecordFailure': {
       const { source, stage, step, error, attempt } = cmd.data;
-      if (!isLaunching(stage) && !isTerminating(stage)) {
+      const lateCleanup = stage === Status.Terminated && holdsLateResources(state);
+      if (!isLaunching(stage) && !isTerminating(stage) && !lateCleanup) {
         return new ValidationError(`a failure is recorded for a launch or termination stage, not ${stage}`);
       }
       // The deployment has moved on (a stop overtook a launch step, say): the failure is stale.
@@ -164,6 +178,28 @@ export function decide(cmd: SimDeploymentCommand, state: SimDeploymentState): De
       if (!cmd.data.comment.trim()) return new ValidationError('a resolution needs a comment');
       return [{ type: 'AdminReviewResolved', data: { at, by: cmd.metadata.by, comment: cmd.data.comment } }];
 
+    case 'RecordWorkloadCreated':
+      if (state.workloadHeld) return [];
+      if (state.pods.length === 0 || (state.status !== Status.LaunchingPods && !acceptsLateFacts(state))) return illegal(cmd, state);
+      return [{ type: 'WorkloadCreated', data: { at } }];
+
+    case 'RecordWorkloadDeleted':
+      if (!state.workloadHeld) return [];
+      return [{ type: 'WorkloadDeleted', data: cmd.data.forcedPods?.length ? { at, forcedPods: cmd.data.forcedPods } : { at } }];
+
+    case 'RecordInstancesTerminated': {
+      const held = unreleasedInstanceIds(state);
+      const instanceIds = cmd.data.instanceIds.filter((id) => held.includes(id));
+      return instanceIds.length === 0 ? [] : [{ type: 'InstancesTerminated', data: { at, instanceIds } }];
+    }
+
+    case 'ReportWaiting': {
+      const { stage, step, code, message } = cmd.data;
+      // Only news: the same reason again, or a step the deployment has left, adds nothing.
+      if (state.status !== stage || state.errorStatus !== null || state.waiting?.code === code) return [];
+      return [{ type: 'WaitingReported', data: { at, stage, step, code, message } }];
+    }
+
     default: {
       const unknownCommand: never = cmd;
       return unknownCommand;
@@ -171,13 +207,21 @@ export function decide(cmd: SimDeploymentCommand, state: SimDeploymentState): De
   }
 }
 
-/** Which service should act on the deployment now, or null when nothing automatic is due. */
+/** Which service acts on a deployment in its current state. */
 export type WorkOwner = 'launcher' | 'terminator' | 'error-handler';
 
+/**
+ * Who owns the deployment's next step, or null when nothing automatic can ever be due (it
+ * ended, or it waits for an admin). The launcher owns Running too: it watches the maximum
+ * duration. A finished deployment that still holds late resources is the cleanup's again.
+ */
 export function workOwner(state: SimDeploymentState): WorkOwner | null {
-  if (state === null || isFinal(state.status) || state.errorStatus === ErrorStatus.AdminReview) return null;
+  if (state === null || state.errorStatus === ErrorStatus.AdminReview) return null;
+  if (isFinal(state.status)) {
+    if (!holdsLateResources(state)) return null;
+    return state.errorStatus === null ? 'terminator' : 'error-handler';
+  }
   if (state.errorStatus !== null) return 'error-handler';
-  if (isLaunching(state.status)) return 'launcher';
-  if (isTerminating(state.status)) return 'terminator';
-  return null;
+  if (isLaunching(state.status) || state.status === Status.Running) return 'launcher';
+  return 'terminator';
 }

@@ -84,6 +84,22 @@ export interface FailureData {
 
 export type StopReason = 'user' | 'max-duration' | 'admin';
 
+/** Why the orphan sweep removed (or, in a dry run, would have removed) a resource. */
+export type OrphanReason = 'deployment-terminated' | 'deployment-rejected' | 'deployment-unknown' | 'unrecorded-after-launch-deadline';
+export type SweptResourceKind = 'instance' | 'workload';
+
+export interface OrphanSweptData {
+  at: string;
+  provider: string;
+  kind: SweptResourceKind;
+  /** The instance id, or for a workload the deployment id its objects are labelled with. */
+  resourceId: string;
+  reason: OrphanReason;
+  dryRun: boolean;
+  /** The deployment the resource was labelled with, when it was not recorded on that deployment's own stream. */
+  deploymentId?: string | null;
+}
+
 export type SimulationRequested = Event<
   'SimulationRequested',
   { deploymentId: string; owner: string; requestedAt: string; requestedBy: Actor; spec: SimulationSpec; provider: string }
@@ -98,7 +114,8 @@ export type PodsLaunchStarted = Event<'PodsLaunchStarted', { at: string } & Work
 export type SimulationRunning = Event<'SimulationRunning', { at: string }>;
 export type StopRequested = Event<'StopRequested', { at: string; by: Actor; reason: StopReason }>;
 export type PodsDeletionStarted = Event<'PodsDeletionStarted', { at: string }>;
-export type NodesDeletionStarted = Event<'NodesDeletionStarted', { at: string }>;
+/** The workload is gone; pods that had to be removed by force (stuck on a lost node, say) are named. */
+export type NodesDeletionStarted = Event<'NodesDeletionStarted', { at: string; forcedPods?: readonly string[] }>;
 export type InstancesTerminationStarted = Event<'InstancesTerminationStarted', { at: string }>;
 export type SimulationTerminated = Event<'SimulationTerminated', { at: string }>;
 export type LaunchFailed = Event<'LaunchFailed', FailureData>;
@@ -106,6 +123,19 @@ export type TerminationFailed = Event<'TerminationFailed', FailureData>;
 export type AdminReviewRequired = Event<'AdminReviewRequired', FailureData>;
 export type CleanupRetryRequested = Event<'CleanupRetryRequested', { at: string; by: Actor }>;
 export type AdminReviewResolved = Event<'AdminReviewResolved', { at: string; by: Actor; comment: string }>;
+/** The pods, services and network policies of the plan were created: never asked for twice. */
+export type WorkloadCreated = Event<'WorkloadCreated', { at: string }>;
+/**
+ * A workload created after the cleanup had passed its pod step (a stop overtook the launch)
+ * was deleted. The normal pod step needs no such record: NodesDeletionStarted says it.
+ */
+export type WorkloadDeleted = Event<'WorkloadDeleted', { at: string; forcedPods?: readonly string[] }>;
+/** Instances recorded after the cleanup had terminated the others (a late launch) were terminated. */
+export type InstancesTerminated = Event<'InstancesTerminated', { at: string; instanceIds: readonly string[] }>;
+/** What a launch step waits for, when the provider names it (an image pull backing off, say); recorded when it changes. */
+export type WaitingReported = Event<'WaitingReported', { at: string; stage: Status; step: string; code: string; message: string }>;
+/** The orphan sweep removed something this deployment (or, on the `sweep` stream, no deployment) held. */
+export type OrphanSwept = Event<'OrphanSwept', OrphanSweptData>;
 
 export type SimDeploymentEvent =
   | SimulationRequested
@@ -123,7 +153,12 @@ export type SimDeploymentEvent =
   | TerminationFailed
   | AdminReviewRequired
   | CleanupRetryRequested
-  | AdminReviewResolved;
+  | AdminReviewResolved
+  | WorkloadCreated
+  | WorkloadDeleted
+  | InstancesTerminated
+  | WaitingReported
+  | OrphanSwept;
 
 export type SimDeploymentEventType = SimDeploymentEvent['type'];
 
@@ -144,6 +179,11 @@ export const SIM_DEPLOYMENT_EVENT_TYPES: readonly SimDeploymentEventType[] = [
   'AdminReviewRequired',
   'CleanupRetryRequested',
   'AdminReviewResolved',
+  'WorkloadCreated',
+  'WorkloadDeleted',
+  'InstancesTerminated',
+  'WaitingReported',
+  'OrphanSwept',
 ];
 
 export const isSimDeploymentEvent = (value: unknown): value is SimDeploymentEvent =>

@@ -3,6 +3,7 @@ import type {
   FailureData,
   NodePlan,
   NodeRole,
+  OrphanSweptData,
   PodPlan,
   SimDeploymentEvent,
   SimulationSpec,
@@ -13,6 +14,16 @@ import { ErrorStatus, Status } from './status';
 export interface NodeRecord extends NodePlan {
   instanceId?: string;
   nodeName?: string;
+  /** The instance was terminated (by the cleanup, or after a late launch). */
+  released?: boolean;
+}
+
+export interface WaitingRecord {
+  stage: Status;
+  step: string;
+  code: string;
+  message: string;
+  since: string;
 }
 
 export interface FailureRecord extends FailureData {
@@ -43,6 +54,14 @@ export interface SimDeployment {
   stop?: { at: string; by: Actor; reason: StopReason };
   rejection?: { at: string; reason: string };
   resolution?: { at: string; by: Actor; comment: string };
+  /** The workload (pods, services, policies) exists at the provider: created and not deleted since. */
+  workloadHeld: boolean;
+  /** When the workload was last recorded as created. */
+  workloadCreatedAt?: string;
+  /** What the current launch step waits for, as the provider last named it; cleared on every status change. */
+  waiting?: WaitingRecord;
+  /** Removals by the orphan sweep, as recorded on this stream. */
+  sweeps: readonly OrphanSweptData[];
 }
 
 /** No events yet: the deployment does not exist. */
@@ -60,12 +79,17 @@ export const nodeFor = (state: SimDeployment, role: NodeRole, index: number): No
 export const recordedInstanceIds = (state: SimDeployment): string[] =>
   state.nodes.flatMap((n) => (n.instanceId ? [n.instanceId] : []));
 
-const withStatus = (state: SimDeployment, status: Status, at: string): SimDeployment => ({
-  ...state,
-  status,
-  statusSince: at,
-  updatedAt: at,
-});
+/** Recorded instances not yet terminated. */
+export const unreleasedInstanceIds = (state: SimDeployment): string[] =>
+  state.nodes.flatMap((n) => (n.instanceId && !n.released ? [n.instanceId] : []));
+
+const withStatus = (state: SimDeployment, status: Status, at: string): SimDeployment => {
+  const { waiting: _cleared, ...rest } = state;
+  return { ...rest, status, statusSince: at, updatedAt: at };
+};
+
+const releasing = (state: SimDeployment, instanceIds?: readonly string[]): SimDeployment['nodes'] =>
+  state.nodes.map((n) => (n.instanceId && (!instanceIds || instanceIds.includes(n.instanceId)) ? { ...n, released: true } : n));
 
 const failed = (state: SimDeployment, kind: ErrorStatus, data: FailureData): SimDeployment => ({
   ...state,
@@ -95,6 +119,8 @@ export function evolve(state: SimDeploymentState, event: SimDeploymentEvent): Si
       services: [],
       networkPolicies: [],
       failures: [],
+      workloadHeld: false,
+      sweeps: [],
     };
   }
   if (state === null) return state;
@@ -126,11 +152,13 @@ export function evolve(state: SimDeploymentState, event: SimDeploymentEvent): Si
     case 'PodsDeletionStarted':
       return withStatus(state, Status.DeletingPods, event.data.at);
     case 'NodesDeletionStarted':
-      return withStatus(state, Status.DeletingNodes, event.data.at);
+      // The pod step ends when the workload is gone.
+      return { ...withStatus(state, Status.DeletingNodes, event.data.at), workloadHeld: false };
     case 'InstancesTerminationStarted':
       return withStatus(state, Status.TerminatingInstances, event.data.at);
     case 'SimulationTerminated':
-      return { ...withStatus(state, Status.Terminated, event.data.at), terminatedAt: event.data.at };
+      // The instance step terminated every recorded instance (and any found by tag).
+      return { ...withStatus(state, Status.Terminated, event.data.at), terminatedAt: event.data.at, nodes: releasing(state) };
     case 'LaunchFailed':
       return failed(state, ErrorStatus.InitializationFailed, event.data);
     case 'TerminationFailed':
@@ -144,7 +172,22 @@ export function evolve(state: SimDeploymentState, event: SimDeploymentEvent): Si
         ...withStatus(state, Status.Terminated, event.data.at),
         terminatedAt: event.data.at,
         resolution: event.data,
+        // An admin declared it finished: what it held is theirs to answer for, not the cleanup's.
+        nodes: releasing(state),
+        workloadHeld: false,
       };
+    case 'WorkloadCreated':
+      return { ...state, workloadHeld: true, workloadCreatedAt: event.data.at, updatedAt: event.data.at };
+    case 'WorkloadDeleted':
+      return { ...state, workloadHeld: false, updatedAt: event.data.at };
+    case 'InstancesTerminated':
+      return { ...state, nodes: releasing(state, event.data.instanceIds), updatedAt: event.data.at };
+    case 'WaitingReported': {
+      const { at, ...waiting } = event.data;
+      return { ...state, waiting: { ...waiting, since: at }, updatedAt: at };
+    }
+    case 'OrphanSwept':
+      return { ...state, sweeps: [...state.sweeps, event.data] };
     default: {
       const unknownEvent: never = event;
       return unknownEvent;

@@ -1,0 +1,316 @@
+import { PERMANENT_FAILURE, SPEC_ADMIN, SPEC_SETTINGS, given, history, type History } from '@simdeploy/testing';
+import type { Readiness } from './process';
+
+const ok = <T>(value: T) => ({ ok: true as const, value });
+const failure = (attempts = 1, error = PERMANENT_FAILURE) => ({ ok: false as const, failure: { error, attempts } });
+const READY: Readiness = { state: 'ready' };
+const PENDING: Readiness = { state: 'pending', detail: 'booting' };
+const { nodeReadyTimeoutMs, podReadyTimeoutMs, deletionTimeoutMs, pollIntervalMs } = SPEC_SETTINGS;
+
+/** The deadline of the phase the history is in: its status began at the last status change. */
+const deadline = (h: History, timeoutMs: number) => new Date(Date.parse(h.state.statusSince) + timeoutMs).toISOString();
+
+describe('what happens next for a deployment (the process decider)', () => {
+  describe('launch: Pending -> LaunchingNodes -> LaunchingPods -> Running', () => {
+    it('a requested launch starts launching nodes', () => {
+      const h = history().requested();
+      given(h.events).at(h.now).next().issues('StartLaunchingNodes', {});
+    });
+
+    it('launches the first planned node without an instance, with its client token', () => {
+      const h = history().launchingNodes();
+      const [simulator] = h.state.nodes;
+      given(h.events).at(h.now).next().calls('launchNode', {
+        node: { role: 'simulator', index: 0, clientToken: simulator?.clientToken ?? '', instanceType: 'g4dn.xlarge' },
+      });
+    });
+
+    it('records the instance a launch answered with', () => {
+      const h = history().launchingNodes();
+      const node = { ...(h.state.nodes[0] as (typeof h.state.nodes)[number]) };
+      given(h.events)
+        .at(h.now)
+        .after({ operation: 'launchNode', node }, ok({ instanceId: 'i-1', nodeName: 'ip-10-0-0-1' }))
+        .issues('RecordInstance', { role: 'simulator', index: 0, instanceId: 'i-1', nodeName: 'ip-10-0-0-1' });
+    });
+
+    it('a launch that ran out of tries fails the step with the attempt count', () => {
+      const h = history().launchingNodes();
+      const node = { ...(h.state.nodes[0] as (typeof h.state.nodes)[number]) };
+      const capacity = { code: 'InsufficientInstanceCapacity', message: 'no capacity', transient: true };
+      given(h.events)
+        .at(h.now)
+        .after({ operation: 'launchNode', node }, failure(5, capacity))
+        .issues('RecordFailure', { source: 'worker', stage: 'LaunchingNodes', step: 'launchNode', error: capacity, attempt: 5 });
+    });
+
+    it('with every instance recorded, checks the machines, then that they joined', () => {
+      const h = history().instancesLaunched();
+      given(h.events).at(h.now).next().calls('checkNodes');
+      given(h.events).at(h.now).after({ operation: 'checkNodes' }, ok(READY)).calls('checkNodesJoined');
+      given(h.events).at(h.now).after({ operation: 'checkNodesJoined' }, ok(READY)).issues('StartLaunchingPods', {});
+    });
+
+    it('machines still booting: waits until the node-ready deadline, watched by the batched check', () => {
+      const h = history().instancesLaunched();
+      given(h.events).at(h.now).after({ operation: 'checkNodes' }, ok(PENDING)).waitsUntil(deadline(h, nodeReadyTimeoutMs), 'nodes');
+      given(h.events).at(h.now).after({ operation: 'checkNodesJoined' }, ok(PENDING)).waitsUntil(deadline(h, nodeReadyTimeoutMs), 'nodes');
+    });
+
+    it('machines not ready at the deadline: NodeReadyTimeout, with what the provider last said', () => {
+      const h = history().instancesLaunched();
+      const action = given(h.events).at(deadline(h, nodeReadyTimeoutMs)).after({ operation: 'checkNodes' }, ok(PENDING));
+      action.issues('RecordFailure');
+      expect(action.command.data).toMatchObject({
+        stage: 'LaunchingNodes',
+        step: 'waitNodesReady',
+        error: { code: 'NodeReadyTimeout', message: 'not ready after 300 s (booting)', transient: false },
+      });
+    });
+
+    it('a machine the provider reports failed fails the step at once', () => {
+      const h = history().instancesLaunched();
+      const impaired: Readiness = { state: 'failed', error: { code: 'InstanceImpaired', message: 'reachability check failed', transient: false } };
+      const action = given(h.events).at(h.now).after({ operation: 'checkNodes' }, ok(impaired));
+      expect(action.command.data).toMatchObject({ step: 'waitNodesReady', error: { code: 'InstanceImpaired' } });
+    });
+
+    it('creates the workload once; once recorded, a poll only checks it', () => {
+      const pods = history().launchingPods();
+      given(pods.events).at(pods.now).next().calls('createWorkload');
+      given(pods.events).at(pods.now).after({ operation: 'createWorkload' }, ok(undefined)).issues('RecordWorkloadCreated', {});
+      const created = pods.workloadCreated();
+      given(created.events).at(created.now).next().calls('checkWorkload');
+      given(created.events).at(created.later(60_000)).next().calls('checkWorkload');
+    });
+
+    it('a workload that could not be created fails the step', () => {
+      const h = history().launchingPods();
+      given(h.events)
+        .at(h.now)
+        .after({ operation: 'createWorkload' }, failure())
+        .issues('RecordFailure', { source: 'worker', stage: 'LaunchingPods', step: 'createWorkload', error: PERMANENT_FAILURE, attempt: 1 });
+    });
+
+    it('pods ready: Running', () => {
+      const h = history().workloadCreated();
+      given(h.events).at(h.now).after({ operation: 'checkWorkload' }, ok(READY)).issues('MarkRunning', {});
+    });
+
+    it('a pod that exited fails the launch with its exit and last log lines', () => {
+      const h = history().workloadCreated();
+      const exited: Readiness = {
+        state: 'failed',
+        error: { code: 'PodExited', message: 'pod sim-x-gzserver exited with code 3', transient: false },
+        logs: ['loading world', 'cannot open display'],
+      };
+      const action = given(h.events).at(h.now).after({ operation: 'checkWorkload' }, ok(exited));
+      expect(action.command).toEqual({
+        type: 'RecordFailure',
+        data: {
+          source: 'worker',
+          stage: 'LaunchingPods',
+          step: 'waitPodsReady',
+          error: {
+            code: 'PodExited',
+            message: 'pod sim-x-gzserver exited with code 3\nlast log lines:\nloading world\ncannot open display',
+            transient: false,
+          },
+          attempt: 1,
+        },
+      });
+    });
+
+    it('a new reason to wait is recorded once; the same reason again only waits', () => {
+      const h = history().workloadCreated();
+      const pulling: Readiness = { state: 'pending', reason: { code: 'ImagePullBackOff', message: 'Back-off pulling image "robot:1"' } };
+      given(h.events)
+        .at(h.now)
+        .after({ operation: 'checkWorkload' }, ok(pulling))
+        .issues('ReportWaiting', { stage: 'LaunchingPods', step: 'waitPodsReady', code: 'ImagePullBackOff', message: 'Back-off pulling image "robot:1"' });
+      const reported = h.do('ReportWaiting', { stage: 'LaunchingPods', step: 'waitPodsReady', code: 'ImagePullBackOff', message: 'x' });
+      const action = given(reported.events).at(reported.now).after({ operation: 'checkWorkload' }, ok(pulling));
+      action.waitsUntil(deadline(reported, podReadyTimeoutMs), 'workload');
+      expect(action.action).toMatchObject({ knownReason: 'ImagePullBackOff' });
+    });
+
+    it('pods not ready at the deadline: PodReadyTimeout naming the reason', () => {
+      const h = history().workloadCreated();
+      const unschedulable: Readiness = { state: 'pending', reason: { code: 'Unschedulable', message: '0/3 nodes are available' } };
+      const action = given(h.events).at(deadline(h, podReadyTimeoutMs)).after({ operation: 'checkWorkload' }, ok(unschedulable));
+      expect(action.command.data).toMatchObject({
+        step: 'waitPodsReady',
+        error: { code: 'PodReadyTimeout', message: 'not ready after 300 s (Unschedulable: 0/3 nodes are available)' },
+      });
+    });
+  });
+
+  describe('running: the maximum duration', () => {
+    it('without a maximum duration nothing is due', () => {
+      const h = history().running();
+      given(h.events).at(h.later(86_400_000)).next().doesNothing();
+    });
+
+    it('waits until the maximum duration after Running, then stops it', () => {
+      const h = history({ maxDurationSeconds: 60 }).running();
+      given(h.events).at(h.now).next().waitsUntil(h.later(60_000));
+      given(h.events).at(h.later(59_999)).next().waitsUntil(h.later(60_000));
+      given(h.events).at(h.later(60_000)).next().issues('RequestStop', { reason: 'max-duration' });
+    });
+  });
+
+  describe('stop: ToBeTerminated -> DeletingPods -> DeletingNodes -> TerminatingInstances -> Terminated', () => {
+    it('a stop starts deleting pods, whatever the launch had reached', () => {
+      for (const h of [history().requested().stopped(), history().launchingNodes().stopped(), history().running().stopped()]) {
+        given(h.events).at(h.now).next().issues('StartDeletingPods', {});
+      }
+    });
+
+    it('deletes the workload, then the nodes', () => {
+      const h = history().deletingPods();
+      given(h.events).at(h.now).next().calls('deleteWorkload');
+      given(h.events).at(h.now).after({ operation: 'deleteWorkload' }, ok({ gone: true })).issues('StartDeletingNodes', {});
+    });
+
+    it('records pods the runtime had to remove by force', () => {
+      const h = history().deletingPods();
+      given(h.events)
+        .at(h.now)
+        .after({ operation: 'deleteWorkload' }, ok({ gone: true, forced: ['sim-x-robot-0'] }))
+        .issues('StartDeletingNodes', { forcedPods: ['sim-x-robot-0'] });
+    });
+
+    it('a deletion in progress is looked at again after the poll interval, and fails at its deadline', () => {
+      const h = history().deletingPods();
+      given(h.events).at(h.now).after({ operation: 'deleteWorkload' }, ok({ gone: false })).waitsUntil(h.later(pollIntervalMs));
+      const late = given(h.events).at(h.later(deletionTimeoutMs)).after({ operation: 'deleteWorkload' }, ok({ gone: false, detail: 'pod x Terminating' }));
+      expect(late.command.data).toMatchObject({
+        stage: 'DeletingPods',
+        step: 'deleteWorkload',
+        error: { code: 'DeletionTimeout', message: 'still present after 300 s (pod x Terminating)' },
+      });
+    });
+
+    it('deletes the node objects by name, then terminates every recorded instance, then what carries its tag', () => {
+      const nodes = history().deletingNodes();
+      given(nodes.events).at(nodes.now).next().calls('deleteNodes', { nodeNames: ['node-simulator-0', 'node-robots-0'] });
+      given(nodes.events).at(nodes.now).after({ operation: 'deleteNodes', nodeNames: [] }, ok({ gone: true })).issues('StartTerminatingInstances', {});
+      const instances = nodes.do('StartTerminatingInstances', {});
+      given(instances.events).at(instances.now).next().calls('terminateInstances', { instanceIds: ['i-simulator-0', 'i-robots-0'] });
+      given(instances.events).at(instances.now).after({ operation: 'terminateInstances', instanceIds: [] }, ok(undefined)).calls('terminateDeployment');
+      given(instances.events).at(instances.now).after({ operation: 'terminateDeployment' }, ok([])).issues('MarkTerminated', {});
+    });
+
+    it('a failed termination step is recorded for the error handler', () => {
+      const h = history().deletingNodes();
+      given(h.events)
+        .at(h.now)
+        .after({ operation: 'deleteNodes', nodeNames: [] }, failure())
+        .issues('RecordFailure', { source: 'worker', stage: 'DeletingNodes', step: 'deleteNodes', error: PERMANENT_FAILURE, attempt: 1 });
+    });
+
+    it('a terminated deployment needs nothing more', () => {
+      const h = history().terminated();
+      given(h.events).at(h.later(3_600_000)).next().doesNothing();
+    });
+  });
+
+  describe('rollback of a failed launch, from its last valid status (the error handler)', () => {
+    it('from Pending: nothing was created, so it ends', () => {
+      const h = history().requested().failed();
+      given(h.events).at(h.now).next().issues('MarkTerminated', {});
+    });
+
+    it('from LaunchingNodes: straight to the nodes, no pod step', () => {
+      const h = history().instancesLaunched().failed('waitNodesReady');
+      given(h.events).at(h.now).next().issues('StartDeletingNodes', {});
+    });
+
+    it('from LaunchingPods: the whole cleanup', () => {
+      const h = history().workloadCreated().failed('waitPodsReady');
+      given(h.events).at(h.now).next().issues('StartDeletingPods', {});
+    });
+
+    it('the rollback steps are the cleanup steps; a failure of its own is reported as the error handler\'s', () => {
+      const h = history().workloadCreated().failed('waitPodsReady').do('StartDeletingPods', {});
+      given(h.events).at(h.now).next().calls('deleteWorkload');
+      given(h.events)
+        .at(h.now)
+        .after({ operation: 'deleteWorkload' }, failure())
+        .issues('RecordFailure', { source: 'error-handler', stage: 'DeletingPods', step: 'deleteWorkload', error: PERMANENT_FAILURE, attempt: 1 });
+    });
+  });
+
+  describe('a failed termination is finished by the error handler from the step that failed', () => {
+    it('resumes at the failed step', () => {
+      const h = history().deletingNodes().failed('deleteNodes');
+      given(h.events).at(h.now).next().calls('deleteNodes', { nodeNames: ['node-simulator-0', 'node-robots-0'] });
+    });
+  });
+
+  describe('AdminReview: a person must look', () => {
+    const review = () => history().deletingNodes().failed('deleteNodes').failed('deleteNodes', PERMANENT_FAILURE, 'error-handler');
+
+    it('nothing automatic happens while it waits for an admin', () => {
+      const h = review();
+      expect(h.state.errorStatus).toBe('AdminReview');
+      given(h.events).at(h.later(86_400_000)).next().doesNothing();
+    });
+
+    it('an admin retry resumes the cleanup where it stopped', () => {
+      const h = review().do('RequestCleanupRetry', {}, SPEC_ADMIN);
+      given(h.events).at(h.now).next().calls('deleteNodes', { nodeNames: ['node-simulator-0', 'node-robots-0'] });
+    });
+
+    it('a resolved review is finished', () => {
+      const h = review().do('ResolveAdminReview', { comment: 'removed by hand' }, SPEC_ADMIN);
+      given(h.events).at(h.now).next().doesNothing();
+    });
+  });
+
+  describe('a stop that overtakes a launch', () => {
+    it('pods created after the cleanup passed its pod step are deleted before it goes on', () => {
+      const h = history().launchingPods().stopped().do('StartDeletingPods', {}).do('StartDeletingNodes', {}).do('RecordWorkloadCreated', {});
+      given(h.events).at(h.now).next().calls('deleteWorkload');
+      given(h.events).at(h.now).after({ operation: 'deleteWorkload' }, ok({ gone: true })).issues('RecordWorkloadDeleted', {});
+      const deleted = h.do('RecordWorkloadDeleted', {});
+      given(deleted.events).at(deleted.now).next().calls('deleteNodes', { nodeNames: ['node-simulator-0', 'node-robots-0'] });
+    });
+
+    it('pods created after the deployment was terminated are deleted, and that is recorded', () => {
+      const h = history().launchingPods().stopped().do('StartDeletingPods', {}).do('StartDeletingNodes', {});
+      const late = h.do('StartTerminatingInstances', {}).do('MarkTerminated', {}).do('RecordWorkloadCreated', {});
+      expect(late.state.status).toBe('Terminated');
+      given(late.events).at(late.now).next().calls('deleteWorkload');
+      given(late.events).at(late.now).after({ operation: 'deleteWorkload' }, ok({ gone: false })).waitsUntil(late.later(pollIntervalMs));
+      const deleted = late.do('RecordWorkloadDeleted', {});
+      given(deleted.events).at(deleted.now).next().doesNothing();
+    });
+
+    it('an instance recorded after termination is terminated and recorded as such', () => {
+      const h = history().launchingNodes();
+      const simulator = h.state.nodes[0];
+      const done = h
+        .stopped()
+        .do('StartDeletingPods', {})
+        .do('StartDeletingNodes', {})
+        .do('StartTerminatingInstances', {})
+        .do('MarkTerminated', {})
+        .do('RecordInstance', { role: 'simulator', index: 0, instanceId: 'i-late', nodeName: 'node-late' });
+      expect(simulator?.instanceId).toBeUndefined();
+      given(done.events).at(done.now).next().calls('terminateInstances', { instanceIds: ['i-late'] });
+      given(done.events)
+        .at(done.now)
+        .after({ operation: 'terminateInstances', instanceIds: ['i-late'] }, ok(undefined))
+        .issues('RecordInstancesTerminated', { instanceIds: ['i-late'] });
+      const released = done.do('RecordInstancesTerminated', { instanceIds: ['i-late'] });
+      given(released.events).at(released.now).next().doesNothing();
+    });
+
+    it('an instance recorded while instances are being terminated is part of the terminate call', () => {
+      const h = history().launchingNodes().stopped().do('StartDeletingPods', {}).do('StartDeletingNodes', {}).do('StartTerminatingInstances', {});
+      const late = h.do('RecordInstance', { role: 'robots', index: 0, instanceId: 'i-robots-late', nodeName: 'node-r' });
+      given(late.events).at(late.now).next().calls('terminateInstances', { instanceIds: ['i-robots-late'] });
+    });
+  });
+});

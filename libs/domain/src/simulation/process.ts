@@ -1,0 +1,277 @@
+import type { CommandIntent } from './commands';
+import type { FailureDetail, NodePlan } from './events';
+import { workOwner, type WorkOwner } from './decide';
+import { unreleasedInstanceIds, type SimDeployment, type SimDeploymentState } from './state';
+import { Status } from './status';
+
+/**
+ * The process decider: what the system does next for a deployment in a given state at a
+ * given time. `decide` says which events a command produces; this says which command to
+ * issue, which provider operation to call, or how long to wait. Pure: the interpreter
+ * performs the action, feeds what the provider answered back through `react`, and appends.
+ */
+
+/** Why a resource is not ready yet, as the provider names it (`ImagePullBackOff`, `Unschedulable`...). */
+export interface PendingReason {
+  code: string;
+  message: string;
+}
+
+/** A provider's answer to a readiness check. */
+export type Readiness =
+  | { state: 'ready' }
+  | { state: 'pending'; detail?: string; reason?: PendingReason }
+  | { state: 'failed'; error: FailureDetail; logs?: string[] };
+
+/** A provider's answer to a deletion: whether nothing is left, and what it had to remove by force. */
+export interface Deletion {
+  gone: boolean;
+  forced?: readonly string[];
+  detail?: string;
+}
+
+export interface ProcessSettings {
+  nodeReadyTimeoutMs: number;
+  podReadyTimeoutMs: number;
+  /** How long deleting pods or nodes may take before the step is declared failed. */
+  deletionTimeoutMs: number;
+  /** How soon a deletion in progress is looked at again. */
+  pollIntervalMs: number;
+}
+
+export interface ProcessContext {
+  /** Milliseconds since the epoch: the decider never reads the clock. */
+  now: number;
+  settings: ProcessSettings;
+}
+
+/** The provider operations a step can call; what each needs comes from the state or is named here. */
+export type ProviderCall =
+  | { operation: 'launchNode'; node: NodePlan }
+  | { operation: 'checkNodes' }
+  | { operation: 'checkNodesJoined' }
+  | { operation: 'createWorkload' }
+  | { operation: 'checkWorkload' }
+  | { operation: 'deleteWorkload' }
+  | { operation: 'deleteNodes'; nodeNames: string[] }
+  | { operation: 'terminateInstances'; instanceIds: string[] }
+  | { operation: 'terminateDeployment' };
+
+export type ProviderOperation = ProviderCall['operation'];
+
+/**
+ * What a wait is for, when a batched check can tell that it is over before its time: the
+ * machines booting, the pods starting. Other waits end at their time only.
+ */
+export type Watch = 'nodes' | 'workload';
+
+export type Action =
+  | { type: 'call'; call: ProviderCall }
+  | { type: 'command'; command: CommandIntent }
+  | {
+      type: 'wait';
+      /** When to look again at the latest (a phase deadline, the maximum duration, the next deletion poll). */
+      until: string;
+      watch?: Watch;
+      /** The pending reason already recorded, so a watcher wakes the deployment only for a new one. */
+      knownReason?: string;
+    }
+  | { type: 'none' };
+
+/** A provider call that ran out of tries (or failed for good at once). */
+export interface CallFailure {
+  error: FailureDetail;
+  attempts: number;
+}
+
+type Outcome<T> = { ok: true; value: T } | { ok: false; failure: CallFailure };
+
+/** What a provider call answered, fed back to `react`. */
+export type Observation =
+  | { call: Extract<ProviderCall, { operation: 'launchNode' }>; outcome: Outcome<{ instanceId: string; nodeName: string }> }
+  | { call: Extract<ProviderCall, { operation: 'checkNodes' | 'checkNodesJoined' | 'checkWorkload' }>; outcome: Outcome<Readiness> }
+  | { call: Extract<ProviderCall, { operation: 'createWorkload' | 'terminateInstances' | 'terminateDeployment' }>; outcome: Outcome<unknown> }
+  | { call: Extract<ProviderCall, { operation: 'deleteWorkload' | 'deleteNodes' }>; outcome: Outcome<Deletion> };
+
+export const NOTHING: Action = { type: 'none' };
+
+const command = (intent: CommandIntent): Action => ({ type: 'command', command: intent });
+const call = (providerCall: ProviderCall): Action => ({ type: 'call', call: providerCall });
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** The cleanup has passed the step that deletes the workload. */
+const pastPodStep = (s: SimDeployment): boolean =>
+  s.status === Status.DeletingNodes || s.status === Status.TerminatingInstances || s.status === Status.Terminated;
+
+const nodeNames = (s: SimDeployment): string[] => s.nodes.flatMap((n) => (n.nodeName ? [n.nodeName] : []));
+
+/** What to do next for the deployment now, for whichever service owns it (see `workOwner`). */
+export function next(state: SimDeploymentState, ctx: ProcessContext): Action {
+  const owner = workOwner(state);
+  if (state === null || owner === null) return NOTHING;
+  return owner === 'launcher' ? launching(state, ctx) : cleaningUp(state);
+}
+
+function launching(state: SimDeployment, ctx: ProcessContext): Action {
+  switch (state.status) {
+    case Status.Pending:
+      return command({ type: 'StartLaunchingNodes', data: {} });
+    case Status.LaunchingNodes: {
+      const missing = state.nodes.find((n) => !n.instanceId);
+      if (missing) return call({ operation: 'launchNode', node: planOf(missing) });
+      return call({ operation: 'checkNodes' });
+    }
+    case Status.LaunchingPods:
+      return call({ operation: state.workloadHeld ? 'checkWorkload' : 'createWorkload' });
+    case Status.Running: {
+      const maxSeconds = state.spec.maxDurationSeconds;
+      if (!maxSeconds || !state.runningSince) return NOTHING;
+      const dueAt = Date.parse(state.runningSince) + maxSeconds * 1000;
+      if (ctx.now < dueAt) return { type: 'wait', until: iso(dueAt) };
+      return command({ type: 'RequestStop', data: { reason: 'max-duration' } });
+    }
+    default:
+      return NOTHING;
+  }
+}
+
+/**
+ * Frees what the deployment holds, in order: workload, node objects, instances. The
+ * terminator runs it for a stop, the error handler to roll back a failed launch from its
+ * last valid status and to finish a failed termination from the step that failed. What a
+ * late launch step created after its step was passed is freed first.
+ */
+function cleaningUp(state: SimDeployment): Action {
+  if (state.workloadHeld && pastPodStep(state)) return call({ operation: 'deleteWorkload' });
+  switch (state.status) {
+    case Status.Pending:
+      return command({ type: 'MarkTerminated', data: {} });
+    case Status.LaunchingNodes:
+      return command({ type: 'StartDeletingNodes', data: {} });
+    case Status.LaunchingPods:
+    case Status.ToBeTerminated:
+      return command({ type: 'StartDeletingPods', data: {} });
+    case Status.DeletingPods:
+      return call({ operation: 'deleteWorkload' });
+    case Status.DeletingNodes:
+      return call({ operation: 'deleteNodes', nodeNames: nodeNames(state) });
+    case Status.TerminatingInstances:
+      return call({ operation: 'terminateInstances', instanceIds: unreleasedInstanceIds(state) });
+    case Status.Terminated: {
+      const late = unreleasedInstanceIds(state);
+      return late.length > 0 ? call({ operation: 'terminateInstances', instanceIds: late }) : NOTHING;
+    }
+    default:
+      return NOTHING;
+  }
+}
+
+/** What to do with what a provider call answered. */
+export function react(state: SimDeployment, observation: Observation, ctx: ProcessContext): Action {
+  const owner = workOwner(state);
+  const { call: done, outcome } = observation;
+  if (!outcome.ok) return failed(state, owner, done.operation, outcome.failure);
+  switch (done.operation) {
+    case 'launchNode': {
+      const { instanceId, nodeName } = outcome.value as { instanceId: string; nodeName: string };
+      return command({ type: 'RecordInstance', data: { role: done.node.role, index: done.node.index, instanceId, nodeName } });
+    }
+    case 'checkNodes':
+    case 'checkNodesJoined':
+    case 'checkWorkload':
+      return afterCheck(state, owner, done.operation, outcome.value as Readiness, ctx);
+    case 'createWorkload':
+      return command({ type: 'RecordWorkloadCreated', data: {} });
+    case 'deleteWorkload':
+    case 'deleteNodes':
+      return afterDeletion(state, owner, done.operation, outcome.value as Deletion, ctx);
+    case 'terminateInstances':
+      if (state.status === Status.Terminated) {
+        return command({ type: 'RecordInstancesTerminated', data: { instanceIds: done.instanceIds } });
+      }
+      // Then whatever carries the deployment's tag without having been recorded (a launcher died in between).
+      return call({ operation: 'terminateDeployment' });
+    case 'terminateDeployment':
+      return command({ type: 'MarkTerminated', data: {} });
+  }
+}
+
+const WAITS: Record<'checkNodes' | 'checkNodesJoined' | 'checkWorkload', { step: string; timeoutCode: string; watch: Watch }> = {
+  checkNodes: { step: 'waitNodesReady', timeoutCode: 'NodeReadyTimeout', watch: 'nodes' },
+  checkNodesJoined: { step: 'waitNodesReady', timeoutCode: 'NodeReadyTimeout', watch: 'nodes' },
+  checkWorkload: { step: 'waitPodsReady', timeoutCode: 'PodReadyTimeout', watch: 'workload' },
+};
+
+function afterCheck(
+  state: SimDeployment,
+  owner: WorkOwner | null,
+  operation: 'checkNodes' | 'checkNodesJoined' | 'checkWorkload',
+  readiness: Readiness,
+  ctx: ProcessContext,
+): Action {
+  const { step, timeoutCode, watch } = WAITS[operation];
+  if (readiness.state === 'ready') {
+    if (operation === 'checkNodes') return call({ operation: 'checkNodesJoined' });
+    return command(operation === 'checkWorkload' ? { type: 'MarkRunning', data: {} } : { type: 'StartLaunchingPods', data: {} });
+  }
+  if (readiness.state === 'failed') {
+    const logs = readiness.logs?.length ? `\nlast log lines:\n${readiness.logs.join('\n')}` : '';
+    return failed(state, owner, step, { error: { ...readiness.error, message: readiness.error.message + logs, transient: false }, attempts: 1 });
+  }
+  const timeoutMs = watch === 'nodes' ? ctx.settings.nodeReadyTimeoutMs : ctx.settings.podReadyTimeoutMs;
+  const deadline = Date.parse(state.statusSince) + timeoutMs;
+  const why = readiness.reason ? `${readiness.reason.code}: ${readiness.reason.message}` : readiness.detail;
+  if (ctx.now >= deadline) {
+    const message = `not ready after ${Math.round(timeoutMs / 1000)} s` + (why ? ` (${why})` : '');
+    return failed(state, owner, step, { error: { code: timeoutCode, message, transient: false }, attempts: 1 });
+  }
+  if (readiness.reason && readiness.reason.code !== state.waiting?.code) {
+    return command({ type: 'ReportWaiting', data: { stage: state.status, step, ...readiness.reason } });
+  }
+  return { type: 'wait', until: iso(deadline), watch, ...(state.waiting ? { knownReason: state.waiting.code } : {}) };
+}
+
+function afterDeletion(
+  state: SimDeployment,
+  owner: WorkOwner | null,
+  operation: 'deleteWorkload' | 'deleteNodes',
+  deletion: Deletion,
+  ctx: ProcessContext,
+): Action {
+  const forced = deletion.forced?.length ? { forcedPods: deletion.forced } : {};
+  if (deletion.gone) {
+    if (operation === 'deleteNodes') return command({ type: 'StartTerminatingInstances', data: {} });
+    if (state.status === Status.DeletingPods) return command({ type: 'StartDeletingNodes', data: forced });
+    return command({ type: 'RecordWorkloadDeleted', data: forced });
+  }
+  // A late workload's deletion counts from when it was recorded, the cleanup's own from its step.
+  const late = operation === 'deleteWorkload' && state.status !== Status.DeletingPods;
+  const since = Date.parse((late && state.workloadCreatedAt) || state.statusSince);
+  const deadline = since + ctx.settings.deletionTimeoutMs;
+  if (ctx.now >= deadline) {
+    const seconds = Math.round(ctx.settings.deletionTimeoutMs / 1000);
+    const message = `still present after ${seconds} s` + (deletion.detail ? ` (${deletion.detail})` : '');
+    return failed(state, owner, operation, { error: { code: 'DeletionTimeout', message, transient: false }, attempts: 1 });
+  }
+  return { type: 'wait', until: iso(Math.min(ctx.now + ctx.settings.pollIntervalMs, deadline)) };
+}
+
+function failed(state: SimDeployment, owner: WorkOwner | null, step: string, failure: CallFailure): Action {
+  return command({
+    type: 'RecordFailure',
+    data: {
+      source: owner === 'error-handler' ? 'error-handler' : 'worker',
+      stage: state.status,
+      step,
+      error: failure.error,
+      attempt: failure.attempts,
+    },
+  });
+}
+
+const planOf = (node: SimDeployment['nodes'][number]): NodePlan => ({
+  role: node.role,
+  index: node.index,
+  clientToken: node.clientToken,
+  instanceType: node.instanceType,
+});

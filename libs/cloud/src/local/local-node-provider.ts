@@ -110,24 +110,19 @@ export class LocalNodeProvider extends NodeProvider {
   }
 
   /**
-   * A node whose slot file is missing but whose id has the deterministic local form is re-adopted
-   * as launched now: its slot was lost (state dir wiped, machine rebooted) while the deployment's
-   * events still name it, and the local machine can always provide it again.
+   * A check never creates anything: a node whose slot file is gone (terminated meanwhile, or the
+   * state dir wiped) is a failed node, which the launch rolls back rather than adopt again.
    */
-  override async checkNodes(deploymentId: string, nodes: readonly LaunchedNode[]): Promise<ReadinessCheck> {
+  override async checkNodes(_deploymentId: string, nodes: readonly LaunchedNode[]): Promise<ReadinessCheck> {
     const now = this.clock();
     const booting: string[] = [];
     for (const node of nodes) {
-      let record = await this.readSlot(node.instanceId);
+      const record = await this.readSlot(node.instanceId);
       if (!record) {
-        if (!INSTANCE_ID_PATTERN.test(node.instanceId)) {
-          const message = `${node.instanceId} (${node.nodeName}) is not a local slot`;
-          return { state: 'failed', error: { code: 'InstanceNotFound', message, transient: false } };
-        }
-        record = { instanceId: node.instanceId, nodeName: node.nodeName, deploymentId, launchedAtMs: now };
-        await fs.mkdir(this.nodesDir, { recursive: true });
-        await createFileExclusive(this.slotFile(node.instanceId), JSON.stringify(record));
-        record = (await this.readSlot(node.instanceId)) ?? record;
+        const message = INSTANCE_ID_PATTERN.test(node.instanceId)
+          ? `local slot ${node.instanceId} (${node.nodeName}) is gone`
+          : `${node.instanceId} (${node.nodeName}) is not a local slot`;
+        return { state: 'failed', error: { code: 'InstanceNotFound', message, transient: false } };
       }
       const remainingMs = record.launchedAtMs + this.bootDelayMs - now;
       if (remainingMs > 0) booting.push(`${record.nodeName} ready in ${remainingMs} ms`);

@@ -97,15 +97,12 @@ describe('LocalNodeProvider', () => {
     expect(await terminator.terminateDeployment(id)).toEqual([]);
   });
 
-  it('re-adopts a node of the local form whose slot file was lost, as launched now', async () => {
-    let now = 5_000;
-    const provider = new LocalNodeProvider({ stateDir, bootDelayMs: 1_000, clock: () => now });
+  it('reports a node whose slot is gone as failed, and a check creates nothing', async () => {
+    const provider = new LocalNodeProvider({ stateDir, bootDelayMs: 1_000 });
     const id = uniqueDeploymentId();
     const node = { instanceId: localInstanceIdFor(clientTokenFor(id, 'simulator', 0)), nodeName: `local-${id}-simulator-0` };
-    expect((await provider.checkNodes(id, [node])).state).toBe('pending');
-    expect((await provider.listManagedInstances()).map((i) => i.deploymentId)).toEqual([id]);
-    now += 1_000;
-    expect((await provider.checkNodes(id, [node])).state).toBe('ready');
+    expect(await provider.checkNodes(id, [node])).toMatchObject({ state: 'failed', error: { code: 'InstanceNotFound', transient: false } });
+    expect(await provider.listManagedInstances()).toEqual([]);
     expect(await provider.checkNodes(id, [{ instanceId: 'i-0abc', nodeName: 'ip-10-0-0-1' }])).toMatchObject({
       state: 'failed',
       error: { code: 'InstanceNotFound', transient: false },

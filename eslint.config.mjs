@@ -5,11 +5,17 @@ import tseslint from 'typescript-eslint';
 // type:testing lib; spec and test files may (see testFiles below).
 const productionConstraints = [
   { sourceTag: 'type:domain', onlyDependOnLibsWithTags: [] },
+  // The event store keeps events, it does not decide: domain types only (see the rule below).
+  { sourceTag: 'type:store', onlyDependOnLibsWithTags: ['type:domain'] },
   { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:domain', 'type:lib'] },
-  { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:domain', 'type:lib'] },
-  { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:domain', 'type:lib', 'type:testing'] },
+  { sourceTag: 'type:read', onlyDependOnLibsWithTags: ['type:domain', 'type:store', 'type:lib'] },
+  { sourceTag: 'type:workflow', onlyDependOnLibsWithTags: ['type:domain', 'type:store', 'type:lib', 'type:read'] },
+  // The NestJS service kit is wiring for apps: no lib may depend on it.
+  { sourceTag: 'type:kit', onlyDependOnLibsWithTags: ['type:domain', 'type:store', 'type:lib', 'type:read', 'type:workflow'] },
+  { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:domain', 'type:store', 'type:lib', 'type:read', 'type:workflow', 'type:kit'] },
+  { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:domain', 'type:store', 'type:lib', 'type:testing'] },
   // End-to-end tests drive the real processes; they may use the libs' types and helpers, never an app's code.
-  { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:domain', 'type:lib', 'type:testing'] },
+  { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:domain', 'type:store', 'type:lib', 'type:read', 'type:workflow', 'type:testing'] },
 ];
 
 const withTesting = (constraints) =>
@@ -68,6 +74,24 @@ export default [
               regex: '^(?!\\.{1,2}(/|$))',
               allowTypeImports: true,
               message: 'libs/domain is pure TypeScript: import other modules with `import type` only.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The event store carries events as data; what they mean is the domain's, decided elsewhere.
+    files: ['libs/event-store/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@simdeploy/domain'],
+              allowTypeImports: true,
+              message: 'libs/event-store may import domain types only (`import type`): deciding and folding live in libs/workflows.',
             },
           ],
         },

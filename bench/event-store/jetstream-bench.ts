@@ -22,7 +22,8 @@ import {
   type SimDeploymentCommand,
   type SimDeploymentState,
 } from '@simdeploy/domain';
-import { DeploymentCommandHandler, JetStreamEventStore } from '@simdeploy/event-store';
+import { JetStreamEventStore } from '@simdeploy/event-store';
+import { DeploymentCommandHandler } from '@simdeploy/workflows';
 import { startNatsServer, uniqueName } from '@simdeploy/testing';
 
 const WINDOW = 64;

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { runService } from '@simdeploy/lifecycle';
+import { runService } from '@simdeploy/service-kit';
 import { ErrorHandlerConfig } from './app/error-handler.config';
 import { ErrorHandlerRunner } from './app/error-handler.runner';
 

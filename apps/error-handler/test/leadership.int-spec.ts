@@ -12,8 +12,8 @@ import {
 } from '@simdeploy/cloud';
 import { loadConfig } from '@simdeploy/config';
 import { Actor, DomainError, SimDeploymentCommand, Status, command } from '@simdeploy/domain';
-import { DeploymentCommandHandler, JetStreamEventStore } from '@simdeploy/event-store';
-import { ProviderRegistry } from '@simdeploy/lifecycle';
+import { JetStreamEventStore } from '@simdeploy/event-store';
+import { DeploymentCommandHandler, ProviderRegistry } from '@simdeploy/workflows';
 import { CommandKind, JetStreamCommandBus, NATS_CONNECTION } from '@simdeploy/messaging';
 import { uniqueName, waitFor } from '@simdeploy/testing';
 import { randomUUID } from 'node:crypto';

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { GatewayConfig } from '@simdeploy/config';
-import { runService } from '@simdeploy/lifecycle';
+import { runService } from '@simdeploy/service-kit';
 import { createGatewayApp } from './app/create-app';
 
 runService('gateway', GatewayConfig, async (config) => {

@@ -1,5 +1,6 @@
 import { Actor, DomainError, SimDeploymentCommand, Status, command } from '@simdeploy/domain';
-import { DeploymentCommandHandler, JetStreamEventStore } from '@simdeploy/event-store';
+import { JetStreamEventStore } from '@simdeploy/event-store';
+import { DeploymentCommandHandler } from '@simdeploy/workflows';
 import { CommandKind, JetStreamCommandBus } from '@simdeploy/messaging';
 import { waitFor } from '@simdeploy/testing';
 import { randomUUID } from 'node:crypto';

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { WorkerConfig } from '@simdeploy/config';
-import { runService } from '@simdeploy/lifecycle';
+import { runService } from '@simdeploy/service-kit';
 import { commandMicroserviceOptions } from '@simdeploy/messaging';
 import { TerminatorModule } from './app/terminator.module';
 

@@ -64,6 +64,14 @@ export class WorkerConfig extends CommonConfig {
   @Min(10)
   READINESS_POLL_MS: number = 1000;
 
+  /** One replica of each service leads its periodic work (timers, and for the error handler everything); a standby takes over about this long after it died. */
+  @IsInt({ message: 'must be a whole number of milliseconds' })
+  @Min(1_000)
+  LEADER_LEASE_TTL_MS: number = 6_000;
+
+  @Matches(/^[A-Za-z0-9_-]+$/, { message: 'must be a KV bucket name (letters, digits, _ and -)' })
+  LEADER_LEASE_BUCKET = 'simdeploy_leases';
+
   @IsInt({ message: 'must be a whole number of attempts' })
   @Min(1)
   @Max(20)

@@ -1,4 +1,4 @@
 export * from './event-store';
-export * from './command-handler';
 export * from './jetstream';
 export * from './esdb';
+export * from './in-memory';

@@ -7,3 +7,6 @@ export * from './on-command.decorator';
 export * from './jetstream-command.server';
 export * from './messaging.module';
 export * from './leader-lease';
+export * from './timers';
+export * from './jetstream-timers';
+export * from './in-memory-command-bus';

@@ -1,39 +1,37 @@
 import { Controller } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
-import { CommandKind, DeploymentCommandMessage } from '@simdeploy/messaging';
-import { CleanupWorkflow } from '../cleanup.workflow';
-import { LaunchWorkflow } from '../launch.workflow';
-import { StepOutcome } from '../step-outcome';
+import { CommandKind, type CommandOutcome, type DeploymentCommandMessage } from '@simdeploy/messaging';
+import { Interpreter } from '@simdeploy/workflows';
 
-/** The launcher's handler: launch commands run the launch workflow. */
+/** The launcher's handler: a launch command runs the interpreter for the deployment. */
 @Controller()
 export class LaunchController {
-  constructor(private readonly workflow: LaunchWorkflow) {}
+  constructor(private readonly interpreter: Interpreter) {}
 
   @EventPattern(CommandKind.Launch)
-  launch(@Payload() message: DeploymentCommandMessage): Promise<StepOutcome> {
-    return this.workflow.run(message.deploymentId);
+  launch(@Payload() message: DeploymentCommandMessage): Promise<CommandOutcome> {
+    return this.interpreter.run(message.deploymentId, message.correlationId);
   }
 }
 
-/** The terminator's handler: terminate commands run the cleanup workflow. */
+/** The terminator's handler. */
 @Controller()
 export class TerminateController {
-  constructor(private readonly workflow: CleanupWorkflow) {}
+  constructor(private readonly interpreter: Interpreter) {}
 
   @EventPattern(CommandKind.Terminate)
-  terminate(@Payload() message: DeploymentCommandMessage): Promise<StepOutcome> {
-    return this.workflow.run(message.deploymentId);
+  terminate(@Payload() message: DeploymentCommandMessage): Promise<CommandOutcome> {
+    return this.interpreter.run(message.deploymentId, message.correlationId);
   }
 }
 
 /** The error handler's handler: rolls back failed launches and finishes failed terminations. */
 @Controller()
 export class FailureController {
-  constructor(private readonly workflow: CleanupWorkflow) {}
+  constructor(private readonly interpreter: Interpreter) {}
 
   @EventPattern(CommandKind.HandleFailure)
-  handleFailure(@Payload() message: DeploymentCommandMessage): Promise<StepOutcome> {
-    return this.workflow.run(message.deploymentId);
+  handleFailure(@Payload() message: DeploymentCommandMessage): Promise<CommandOutcome> {
+    return this.interpreter.run(message.deploymentId, message.correlationId);
   }
 }

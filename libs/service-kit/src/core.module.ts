@@ -1,9 +1,9 @@
 import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { CommonConfig } from '@simdeploy/config';
-import { DeploymentCommandHandler, EsdbEventStore, EventStore, JetStreamEventStore } from '@simdeploy/event-store';
-import { MessagingModule, NATS_CONNECTION } from '@simdeploy/messaging';
-import { Clock, SystemClock } from '../settings';
+import { EsdbEventStore, EventStore, JetStreamEventStore } from '@simdeploy/event-store';
+import { CommandBus, CommandScheduler, JetStreamCommandScheduler, MessagingModule, NATS_CONNECTION } from '@simdeploy/messaging';
+import { Clock, DeploymentCommandHandler, Dispatcher, SystemClock } from '@simdeploy/workflows';
 
 /** The configuration a service was started with, injectable by this token. */
 export const SERVICE_CONFIG = Symbol('SERVICE_CONFIG');
@@ -14,8 +14,8 @@ async function createEventStore(config: CommonConfig, nc: NatsConnection): Promi
 }
 
 /**
- * What every service needs: the NATS connection and command bus, the event store the
- * configuration names, the command handler over it, and the clock.
+ * What every service needs: the NATS connection, command bus and timers, the event store the
+ * configuration names, the command handler over it, the dispatcher, and the clock.
  */
 @Module({})
 export class CoreModule implements OnApplicationShutdown {
@@ -24,25 +24,28 @@ export class CoreModule implements OnApplicationShutdown {
   constructor(@Inject(EventStore) private readonly store: EventStore) {}
 
   static forRoot(config: CommonConfig, service: string, options: { ackWaitMs?: number; poolSize?: number } = {}): DynamicModule {
+    const topology = { streamName: config.COMMANDS_STREAM, subjectPrefix: config.COMMANDS_SUBJECT_PREFIX };
     return {
       module: CoreModule,
       global: true,
-      imports: [
-        MessagingModule.forRoot({
-          natsUrl: config.NATS_URL,
-          streamName: config.COMMANDS_STREAM,
-          subjectPrefix: config.COMMANDS_SUBJECT_PREFIX,
-          connectionName: service,
-          ...options,
-        }),
-      ],
+      imports: [MessagingModule.forRoot({ natsUrl: config.NATS_URL, ...topology, connectionName: service, ...options })],
       providers: [
         { provide: SERVICE_CONFIG, useValue: config },
         { provide: EventStore, inject: [NATS_CONNECTION], useFactory: (nc: NatsConnection) => createEventStore(config, nc) },
         { provide: DeploymentCommandHandler, inject: [EventStore], useFactory: (store: EventStore) => new DeploymentCommandHandler(store) },
         { provide: Clock, useClass: SystemClock },
+        {
+          provide: CommandScheduler,
+          inject: [NATS_CONNECTION],
+          useFactory: (nc: NatsConnection) => JetStreamCommandScheduler.create(nc, topology),
+        },
+        {
+          provide: Dispatcher,
+          inject: [CommandBus, CommandScheduler, Clock],
+          useFactory: (bus: CommandBus, scheduler: CommandScheduler, clock: Clock) => new Dispatcher(bus, scheduler, clock),
+        },
       ],
-      exports: [SERVICE_CONFIG, EventStore, DeploymentCommandHandler, Clock],
+      exports: [SERVICE_CONFIG, EventStore, DeploymentCommandHandler, Clock, Dispatcher, CommandScheduler],
     };
   }
 

@@ -11,7 +11,7 @@ import {
   type LaunchTemplateRef,
 } from '@simdeploy/cloud';
 import type { WorkerConfig } from '@simdeploy/config';
-import { ProviderRegistry, type Providers } from '../providers';
+import { ProviderRegistry, type Providers } from '@simdeploy/workflows';
 
 /** Seams for tests and tools that bring their own clients; production builds them from the config. */
 export interface AwsClients {

@@ -1,15 +1,21 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { LocalNodeProvider, LocalPodRuntime } from '@simdeploy/cloud';
 import { WorkerConfig, awsEnabled } from '@simdeploy/config';
-import { WorkOwner } from '@simdeploy/domain';
-import { DeploymentCommandHandler } from '@simdeploy/event-store';
-import { CommandBus } from '@simdeploy/messaging';
-import { CleanupWorkflow } from '../cleanup.workflow';
-import { LaunchWorkflow } from '../launch.workflow';
-import { ProviderRegistry, Providers } from '../providers';
-import { Clock, LifecycleSettings, serviceActor } from '../settings';
-import { DeploymentSteps } from '../steps';
-import { CoreModule } from './core.module';
+import type { WorkOwner } from '@simdeploy/domain';
+import { CommandBus, CommandScheduler, JetStreamCommandScheduler, LeaderLease, NATS_CONNECTION } from '@simdeploy/messaging';
+import {
+  Clock,
+  DeploymentCommandHandler,
+  Dispatcher,
+  Interpreter,
+  KIND_OF,
+  LifecycleSettings,
+  ProviderRegistry,
+  TimerDuty,
+  type Providers,
+} from '@simdeploy/workflows';
+import { CoreModule, SERVICE_CONFIG } from './core.module';
 import { AwsClients, WorkerProviderRegistry, awsProviders } from './providers.factory';
 
 export const settingsFrom = (config: WorkerConfig): LifecycleSettings => ({
@@ -45,37 +51,83 @@ export function createProviderRegistry(config: WorkerConfig, options: AwsClients
   return new WorkerProviderRegistry(providers, config.PROVIDER, options.service ?? 'this worker');
 }
 
+export const WORKER_OWNER = Symbol('WORKER_OWNER');
+
+/**
+ * One replica of the service fires its kind's timers (and, for the launcher, watches
+ * readiness in batch): the holder of the `timers-<kind>` lease. Another replica takes over
+ * when it dies, loading the timers from the stream.
+ */
+@Injectable()
+export class TimerLeadership implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(TimerLeadership.name);
+  private lease?: LeaderLease;
+
+  constructor(
+    private readonly duty: TimerDuty,
+    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
+    @Inject(SERVICE_CONFIG) private readonly config: WorkerConfig,
+    @Inject(WORKER_OWNER) private readonly owner: WorkOwner,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.lease = await LeaderLease.create(this.nc, {
+      key: `timers-${KIND_OF[this.owner]}`,
+      bucket: this.config.LEADER_LEASE_BUCKET,
+      ttlMs: this.config.LEADER_LEASE_TTL_MS,
+    });
+    this.lease.start({
+      acquired: () => {
+        this.logger.log(`${this.lease?.holder} fires the ${KIND_OF[this.owner]} timers`);
+        this.duty.start();
+      },
+      lost: () => this.duty.stop(),
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.lease?.stop();
+    await this.duty.stop();
+  }
+}
+
+export interface WorkerModuleOptions {
+  /** Fire the kind's timers under a lease (default). The error handler fires its own while it leads. */
+  timerLeadership?: boolean;
+}
+
 /** Wiring shared by the launcher, the terminator and the error handler. */
 @Module({})
 export class WorkerModule {
-  static forRoot(config: WorkerConfig, service: WorkOwner, registry = createProviderRegistry(config)): DynamicModule {
+  static forRoot(
+    config: WorkerConfig,
+    service: WorkOwner,
+    registry = createProviderRegistry(config),
+    options: WorkerModuleOptions = {},
+  ): DynamicModule {
+    const settings = settingsFrom(config);
     return {
       module: WorkerModule,
       imports: [CoreModule.forRoot(config, service, { ackWaitMs: config.ACK_WAIT_MS, poolSize: config.POOL_SIZE })],
       providers: [
         { provide: ProviderRegistry, useValue: registry },
-        { provide: LifecycleSettings, useValue: settingsFrom(config) },
+        { provide: LifecycleSettings, useValue: settings },
+        { provide: WORKER_OWNER, useValue: service },
         {
-          provide: DeploymentSteps,
-          inject: [DeploymentCommandHandler, CommandBus, Clock],
-          useFactory: (handler: DeploymentCommandHandler, bus: CommandBus, clock: Clock) =>
-            new DeploymentSteps(handler, bus, clock, serviceActor(service)),
+          provide: Interpreter,
+          inject: [DeploymentCommandHandler, ProviderRegistry, Clock, Dispatcher, CommandScheduler],
+          useFactory: (handler: DeploymentCommandHandler, providers: ProviderRegistry, clock: Clock, dispatcher: Dispatcher, scheduler: CommandScheduler) =>
+            new Interpreter(service, handler, providers, settings, clock, dispatcher, scheduler),
         },
-        service === 'launcher'
-          ? {
-              provide: LaunchWorkflow,
-              inject: [DeploymentSteps, ProviderRegistry, LifecycleSettings],
-              useFactory: (steps: DeploymentSteps, providers: ProviderRegistry, settings: LifecycleSettings) =>
-                new LaunchWorkflow(steps, providers, settings),
-            }
-          : {
-              provide: CleanupWorkflow,
-              inject: [DeploymentSteps, ProviderRegistry, LifecycleSettings],
-              useFactory: (steps: DeploymentSteps, providers: ProviderRegistry, settings: LifecycleSettings) =>
-                new CleanupWorkflow(service, steps, providers, settings),
-            },
+        {
+          provide: TimerDuty,
+          inject: [CommandScheduler, CommandBus, Clock],
+          useFactory: (scheduler: JetStreamCommandScheduler, bus: CommandBus, clock: Clock) =>
+            new TimerDuty(KIND_OF[service], scheduler, bus, clock, service === 'launcher' ? { registry, settings } : undefined),
+        },
+        ...((options.timerLeadership ?? true) ? [TimerLeadership] : []),
       ],
-      exports: [service === 'launcher' ? LaunchWorkflow : CleanupWorkflow, ProviderRegistry, DeploymentSteps],
+      exports: [Interpreter, ProviderRegistry, TimerDuty, LifecycleSettings],
     };
   }
 }

@@ -3,7 +3,7 @@ import { ErrorStatus, SimDeployment, Status, latestFailure } from '@simdeploy/do
 import { CommandKind } from '@simdeploy/messaging';
 import { waitFor } from '@simdeploy/testing';
 import { randomUUID } from 'node:crypto';
-import { heldResources } from '../src';
+import { heldResources } from '@simdeploy/read-model';
 import { ADMIN, TestSystem, isAlive } from './support/system';
 
 const PERMANENT = { code: 'InjectedFault', message: 'injected', transient: false };
@@ -19,7 +19,7 @@ describe('failure handling: launcher, terminator and error handler on real NATS 
   async function launchWithPodsNeverReady(): Promise<{ id: string; pids: number[] }> {
     const id = randomUUID();
     await sys.launch({ id, provider: 'neverready' });
-    await sys.until(id, (s) => s.status === Status.LaunchingPods, 'launching pods');
+    await sys.until(id, (s) => s.status === Status.LaunchingPods && s.workloadHeld, 'pods created');
     const pids = await waitFor(async () => {
       const found = await sys.podPids(id);
       return found.length === 3 ? found : null;
@@ -64,7 +64,9 @@ describe('failure handling: launcher, terminator and error handler on real NATS 
         const launched = step === 'launchNode' ? [] : INSTANCES;
         expect(types).toEqual([...LAUNCH_EVENTS_TO_NODES, ...launched, 'LaunchFailed', ...rollback]);
       } else {
-        expect(types).toEqual([...LAUNCH_EVENTS_TO_NODES, ...INSTANCES, 'PodsLaunchStarted', 'LaunchFailed', 'PodsDeletionStarted', ...rollback]);
+        // Pods that were created are a recorded fact; a creation that failed records none.
+        const created = step === 'createWorkload' ? [] : ['WorkloadCreated'];
+        expect(types).toEqual([...LAUNCH_EVENTS_TO_NODES, ...INSTANCES, 'PodsLaunchStarted', ...created, 'LaunchFailed', 'PodsDeletionStarted', ...rollback]);
       }
       await expectNothingHeld(id);
     });
@@ -81,7 +83,7 @@ describe('failure handling: launcher, terminator and error handler on real NATS 
       expect(running.failures).toEqual([]);
       // Two failures and a success for the first node, one call for the second.
       expect(sys.faults.count('launchNode', id)).toBe(4);
-      expect(await sys.eventTypes(id)).toEqual([...LAUNCH_EVENTS_TO_NODES, ...INSTANCES, 'PodsLaunchStarted', 'SimulationRunning']);
+      expect(await sys.eventTypes(id)).toEqual([...LAUNCH_EVENTS_TO_NODES, ...INSTANCES, 'PodsLaunchStarted', 'WorkloadCreated', 'SimulationRunning']);
 
       const pids = await sys.podPids(id);
       expect(pids.length).toBeGreaterThan(0);
@@ -136,6 +138,7 @@ describe('failure handling: launcher, terminator and error handler on real NATS 
         ...LAUNCH_EVENTS_TO_NODES,
         ...INSTANCES,
         'PodsLaunchStarted',
+        'WorkloadCreated',
         'SimulationRunning',
         'StopRequested',
         ...cleanup,
@@ -159,6 +162,7 @@ describe('failure handling: launcher, terminator and error handler on real NATS 
         ...LAUNCH_EVENTS_TO_NODES,
         ...INSTANCES,
         'PodsLaunchStarted',
+        'WorkloadCreated',
         'LaunchFailed',
         'PodsDeletionStarted',
         'AdminReviewRequired',
@@ -177,11 +181,7 @@ describe('failure handling: launcher, terminator and error handler on real NATS 
       expect(pids.filter(isAlive)).toHaveLength(3);
 
       sys.faults.set([]);
-      const retried = await sys.exec(id, 'RequestCleanupRetry', {}, ADMIN);
-      await sys.bus.send(
-        { deploymentId: id, kind: CommandKind.HandleFailure, issuedAt: retried.updatedAt, reason: 'admin-retry' },
-        { messageId: `${id}:retry:${retried.updatedAt}` },
-      );
+      await sys.execAndDispatch(id, 'RequestCleanupRetry', {}, ADMIN);
 
       const final = await sys.until(id, TERMINATED, 'terminated after the retry');
       expect(final.errorStatus).toBe(ErrorStatus.InitializationFailed);
@@ -246,8 +246,9 @@ describe('failure handling: launcher, terminator and error handler on real NATS 
 
       const final = await sys.until(id, TERMINATED, 'terminated');
       expect(final.errorStatus).toBeNull();
-      expect((await sys.eventTypes(id)).slice(-6)).toEqual([
+      expect((await sys.eventTypes(id)).slice(-7)).toEqual([
         'PodsLaunchStarted',
+        'WorkloadCreated',
         'StopRequested',
         'PodsDeletionStarted',
         'NodesDeletionStarted',

@@ -3,10 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ec2NodeProvider, KubernetesPodRuntime, LocalNodeProvider, ProviderError } from '@simdeploy/cloud';
 import { WorkerConfig, loadConfig } from '@simdeploy/config';
-import { StepFailedError, callProvider } from '../src/provider-call';
-import { createProviderRegistry } from '../src/nest/worker.module';
-import { ec2ConfigFrom, parseLaunchTemplate } from '../src/nest/providers.factory';
-import { LAUNCH_DEADLINE_MARGIN_MS, defaultLaunchDeadlineMs, sweeperOptionsFrom } from '../src/sweep';
+import { LAUNCH_DEADLINE_MARGIN_MS, StepFailedError, callProvider, defaultLaunchDeadlineMs, sweeperOptionsFrom } from '@simdeploy/workflows';
+import { createProviderRegistry } from '../src/worker.module';
+import { ec2ConfigFrom, parseLaunchTemplate } from '../src/providers.factory';
 
 const dir = mkdtempSync(join(tmpdir(), 'simdeploy-factory-'));
 const kubeconfig = join(dir, 'kubeconfig');

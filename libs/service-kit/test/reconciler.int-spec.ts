@@ -2,14 +2,17 @@ import { Status } from '@simdeploy/domain';
 import { CommandKind } from '@simdeploy/messaging';
 import { waitFor } from '@simdeploy/testing';
 import { randomUUID } from 'node:crypto';
-import { DeploymentsReadModel, Reconciler, SystemClock } from '../src';
+import { DeploymentsReadModel } from '@simdeploy/read-model';
+import { Reconciler, SystemClock } from '@simdeploy/workflows';
 import { TestSystem } from './support/system';
 
 describe('Reconciler', () => {
   let sys: TestSystem;
   let readModel: DeploymentsReadModel;
 
-  const reconciler = (graceMs: number) => new Reconciler(readModel, sys.handler, sys.bus, new SystemClock(), { graceMs });
+  const active = async () => readModel.list({ status: '!Terminated,Rejected', limit: Number.MAX_SAFE_INTEGER, offset: 0 }).items;
+  const reconciler = (graceMs: number) =>
+    new Reconciler(active, sys.handler, sys.dispatcher, sys.bus, sys.scheduler, new SystemClock(), { graceMs });
 
   beforeAll(async () => {
     // No launcher yet: commands stay queued until a test starts one.

@@ -4,5 +4,3 @@ export type { NatsServerHandle, StartNatsServerOptions } from './nats-server';
 export { uniqueName } from './unique-name';
 export { waitFor } from './wait-for';
 export type { WaitForOptions } from './wait-for';
-export * from './specification';
-export * from './histories';

@@ -10,15 +10,17 @@ import {
 } from '@simdeploy/domain';
 import {
   ConcurrencyError,
-  EventMetadata,
   EventStore,
   NO_STREAM,
-  Position,
-  RecordedEvent,
-  StreamRevision,
-} from './event-store';
+  type EventMetadata,
+  type Position,
+  type RecordedEvent,
+  type StreamRevision,
+} from '@simdeploy/event-store';
 
 export interface HandledCommand {
+  /** State before the command, as it was decided on. */
+  before: SimDeploymentState;
   /** Events this command appended (empty when it was already done). */
   events: SimDeploymentEvent[];
   /** State after the command. */
@@ -87,8 +89,33 @@ export class DeploymentCommandHandler {
   }
 
   /**
-   * Decides and appends. Returns the domain error when the command is refused; throws
-   * only for infrastructure failures and for contention that outlasts `maxAttempts`.
+   * Decides on the state as it was loaded and appends with that revision, once. A decision
+   * taken on an observation of that state must not be replayed on another: when the stream
+   * has moved meanwhile the answer is `conflict`, and the caller looks again.
+   */
+  async decideOn(
+    deploymentId: string,
+    loaded: LoadedDeployment,
+    command: SimDeploymentCommand,
+    metadata: EventMetadata = {},
+  ): Promise<HandledCommand | DomainError | 'conflict'> {
+    const decision = decide(command, loaded.state);
+    if (decision instanceof DomainError) return decision;
+    if (decision.length === 0) return { before: loaded.state, events: [], state: loaded.state, revision: loaded.revision, position: null };
+    try {
+      return await this.append(deploymentId, loaded, decision, metadata);
+    } catch (error) {
+      if (!(error instanceof ConcurrencyError)) throw error;
+      this.cache.delete(deploymentId);
+      return 'conflict';
+    }
+  }
+
+  /**
+   * Decides and appends, re-reading and re-deciding after a lost race (for commands that
+   * stand whatever else happened: a user's request, a fact a provider reported). Returns the
+   * domain error when the command is refused; throws only for infrastructure failures and
+   * for contention that outlasts `maxAttempts`.
    */
   async handle(
     deploymentId: string,
@@ -96,19 +123,12 @@ export class DeploymentCommandHandler {
     metadata: EventMetadata = {},
   ): Promise<HandledCommand | DomainError> {
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
-      const { state, revision } = await this.load(deploymentId);
-      const decision = decide(command, state);
+      const loaded = await this.load(deploymentId);
+      const decision = decide(command, loaded.state);
       if (decision instanceof DomainError) return decision;
-      if (decision.length === 0) return { events: [], state, revision, position: null };
+      if (decision.length === 0) return { before: loaded.state, events: [], state: loaded.state, revision: loaded.revision, position: null };
       try {
-        const appended = await this.store.append(
-          deploymentId,
-          decision.map((e) => ({ type: e.type, data: e.data, metadata })),
-          revision ?? NO_STREAM,
-        );
-        const next = decision.reduce(evolve, state);
-        this.remember(deploymentId, { state: next, revision: appended.nextRevision });
-        return { events: decision, state: next, revision: appended.nextRevision, position: appended.position };
+        return await this.append(deploymentId, loaded, decision, metadata);
       } catch (error) {
         if (!(error instanceof ConcurrencyError)) throw error;
         // Another writer moved the stream; our cached view is stale by definition.
@@ -116,6 +136,22 @@ export class DeploymentCommandHandler {
       }
     }
     throw new TooMuchContentionError(deploymentId, this.maxAttempts);
+  }
+
+  private async append(
+    deploymentId: string,
+    { state, revision }: LoadedDeployment,
+    decision: SimDeploymentEvent[],
+    metadata: EventMetadata,
+  ): Promise<HandledCommand> {
+    const appended = await this.store.append(
+      deploymentId,
+      decision.map((e) => ({ type: e.type, data: e.data, metadata })),
+      revision ?? NO_STREAM,
+    );
+    const next = decision.reduce(evolve, state);
+    this.remember(deploymentId, { state: next, revision: appended.nextRevision });
+    return { before: state, events: decision, state: next, revision: appended.nextRevision, position: appended.position };
   }
 
   private remember(deploymentId: string, loaded: LoadedDeployment): void {

@@ -1,4 +1,4 @@
-import type { Actor } from '@simdeploy/domain';
+import type { Actor, ProcessSettings } from '@simdeploy/domain';
 
 /** The only place the lifecycle reads time; tests and the domain get it passed in. */
 export abstract class Clock {
@@ -20,12 +20,11 @@ export interface RetrySettings {
   callTimeoutMs: number;
 }
 
-export abstract class LifecycleSettings {
+/** What the process decider needs (deadlines, poll interval), and how provider calls are retried. */
+export abstract class LifecycleSettings implements ProcessSettings {
   abstract readonly nodeReadyTimeoutMs: number;
   abstract readonly podReadyTimeoutMs: number;
-  /** How long deleting pods or nodes may take before the step is declared failed. */
   abstract readonly deletionTimeoutMs: number;
-  /** How soon a waiting step looks again. */
   abstract readonly pollIntervalMs: number;
   abstract readonly retry: RetrySettings;
 }

@@ -16,8 +16,10 @@ import {
 } from '@simdeploy/domain';
 import { uniqueName } from '@simdeploy/testing';
 import { DeploymentCommandHandler, type HandledCommand } from '../src/command-handler';
-import { JetStreamEventStore } from '../src/jetstream';
-import { newDeploymentId } from '../src/testing/event-store-contract';
+import { JetStreamEventStore } from '@simdeploy/event-store';
+import { randomBytes } from 'node:crypto';
+
+const newDeploymentId = (): string => `t-${randomBytes(6).toString('hex')}`;
 
 const launcher: Actor = { subject: 'service:launcher', roles: ['service'] };
 type Data<T extends SimDeploymentCommand['type']> = Extract<SimDeploymentCommand, { type: T }>['data'];

@@ -1,15 +1,12 @@
 import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { KubeConfig } from '@kubernetes/client-node';
-import { CONTROL_PLANE_TAG, CONTROL_PLANE_TAG_VALUE, DEPLOYMENT_TAG } from '@simdeploy/cloud';
-import { WorkerConfig, loadConfig } from '@simdeploy/config';
-import { DeploymentCommandHandler, type JetStreamEventStore } from '@simdeploy/event-store';
+import { CONTROL_PLANE_TAG, CONTROL_PLANE_TAG_VALUE, DEPLOYMENT_TAG, Ec2NodeProvider, KubernetesPodRuntime } from '@simdeploy/cloud';
+import type { JetStreamEventStore } from '@simdeploy/event-store';
+import { DeploymentCommandHandler } from '../src/command-handler';
+import { ProviderRegistry } from '../src/providers';
+import { createOrphanSweeper } from '../src/sweep';
 import { mockClient } from 'aws-sdk-client-mock';
 import nock from 'nock';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createProviderRegistry } from '../src/nest/worker.module';
-import { createOrphanSweeper } from '../src/sweep';
 import { T0, TestClock, commander, deploymentId, openStore, spec, sweptEvents } from './sweep-helpers';
 
 /** A made-up API server: nock answers for it, nothing leaves the machine. */
@@ -37,7 +34,6 @@ const instance = (InstanceId: string, deployment: string) => ({
 describe('OrphanSweeper over the aws providers (EC2 and Kubernetes doubles)', () => {
   let store: JetStreamEventStore;
   let closeStore: () => Promise<void>;
-  const stateDir = mkdtempSync(join(tmpdir(), 'simdeploy-sweep-aws-'));
 
   beforeAll(async () => {
     ({ store, close: closeStore } = await openStore());
@@ -46,7 +42,6 @@ describe('OrphanSweeper over the aws providers (EC2 and Kubernetes doubles)', ()
   });
   afterAll(async () => {
     nock.enableNetConnect();
-    rmSync(stateDir, { recursive: true, force: true });
     await closeStore();
   });
   afterEach(() => {
@@ -80,24 +75,25 @@ describe('OrphanSweeper over the aws providers (EC2 and Kubernetes doubles)', ()
     ec2.on(TerminateInstancesCommand).resolves({ TerminatingInstances: [] });
     const api = nock(K8S, { reqheaders: { authorization: 'Bearer sweep-token' } });
     for (const path of [`/api/v1/namespaces/${NS}/pods`, `/api/v1/namespaces/${NS}/services`, `/apis/networking.k8s.io/v1/namespaces/${NS}/networkpolicies`]) {
-      api.get(path).query((q) => q['labelSelector'] === MANAGED).reply(200, { metadata: {}, items: [] });
+      api.get(path).query((q) => q["labelSelector"] === MANAGED).times(2).reply(200, { metadata: {}, items: [] });
     }
 
-    const config = loadConfig(WorkerConfig, {
-      PROVIDER: 'aws',
-      AWS_REGION: 'eu-west-1',
-      EC2_CLUSTER_NAME: 'sim-cluster',
-      EC2_SUBNET_IDS: 'subnet-0a1',
-      EC2_SECURITY_GROUP_IDS: 'sg-0c3',
-      EC2_IMAGE_ID: 'ami-0d4',
-      EC2_INSTANCE_PROFILE_ARN: 'arn:aws:iam::123456789012:instance-profile/simdeploy-node',
-      CONTROL_PLANE_CIDR: '10.0.0.0/24',
-      K8S_NAMESPACE: NS,
-      LOCAL_STATE_DIR: stateDir,
-    });
-    const registry = createProviderRegistry(config, { ec2Client, kubeConfig });
+    const nodes = new Ec2NodeProvider(
+      {
+        region: 'eu-west-1',
+        clusterName: 'sim-cluster',
+        subnetIds: ['subnet-0a1'],
+        securityGroupIds: ['sg-0c3'],
+        imageId: 'ami-0d4',
+        instanceProfileArn: 'arn:aws:iam::123456789012:instance-profile/simdeploy-node',
+        retry: { maxAttempts: 1 },
+      },
+      ec2Client,
+    );
+    const pods = new KubernetesPodRuntime({ kubeConfig, namespace: NS, controlPlaneCidr: '10.0.0.0/24' });
+    const registry = new ProviderRegistry({ aws: { nodes, pods } }, 'aws');
     const clock = new TestClock(T0 + 1000);
-    const report = await createOrphanSweeper({ registry, handler, store, clock }, { launchDeadlineMs: 60_000 }).sweepOnce();
+    const report = await createOrphanSweeper({ registry, handler, clock }, { launchDeadlineMs: 60_000 }).sweepOnce();
 
     expect(report.errors).toEqual([]);
     expect(report.checked).toEqual({ instances: 3, workloads: 0 });

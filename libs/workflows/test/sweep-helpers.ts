@@ -7,11 +7,12 @@ import {
   type SimDeploymentCommand,
   type SimulationSpec,
 } from '@simdeploy/domain';
-import { DeploymentCommandHandler, JetStreamEventStore, type RecordedEvent } from '@simdeploy/event-store';
+import { JetStreamEventStore, type RecordedEvent } from '@simdeploy/event-store';
+import { DeploymentCommandHandler } from '../src/command-handler';
 import { uniqueName } from '@simdeploy/testing';
 import { randomBytes } from 'node:crypto';
 import { Clock } from '../src/settings';
-import { ORPHAN_SWEPT, SWEEP_STREAM } from '../src/sweep';
+import { SWEEP_STREAM } from '../src/sweep';
 
 export const T0 = Date.parse('2030-01-01T00:00:00.000Z');
 const tester: Actor = { subject: 'test', roles: ['admin'] };
@@ -62,7 +63,7 @@ export async function openStore(): Promise<{ store: JetStreamEventStore; close: 
 }
 
 export const sweptEvents = async (store: JetStreamEventStore, stream: string): Promise<RecordedEvent[]> =>
-  (await store.readStream(stream)).events.filter((e) => e.type === ORPHAN_SWEPT);
+  (await store.readStream(stream)).events.filter((e) => e.type === 'OrphanSwept');
 
 export const sweptInSweepStream = async (store: JetStreamEventStore, resourceId: string): Promise<RecordedEvent[]> =>
   (await sweptEvents(store, SWEEP_STREAM)).filter((e) => (e.data as { resourceId?: string }).resourceId === resourceId);

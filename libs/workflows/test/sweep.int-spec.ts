@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalNodeProvider, LocalPodRuntime, releaseAndKillAll } from '@simdeploy/cloud';
 import { Status, planWorkload, type NodeRecord } from '@simdeploy/domain';
-import { DeploymentCommandHandler, type JetStreamEventStore } from '@simdeploy/event-store';
+import type { JetStreamEventStore } from '@simdeploy/event-store';
+import { DeploymentCommandHandler } from '../src/command-handler';
 import { ProviderRegistry } from '../src/providers';
 import { OrphanSweeper, createOrphanSweeper, type OrphanSweeperOptions } from '../src/sweep';
 import { T0, TestClock, commander, deploymentId, openStore, spec, sweptEvents, sweptInSweepStream } from './sweep-helpers';
@@ -41,7 +42,7 @@ describe('OrphanSweeper over the local providers and the JetStream store', () =>
 
   const sweeper = (options: OrphanSweeperOptions = {}): OrphanSweeper =>
     createOrphanSweeper(
-      { registry: new ProviderRegistry({ local: { nodes, pods } }, 'local'), handler: new DeploymentCommandHandler(store), store, clock },
+      { registry: new ProviderRegistry({ local: { nodes, pods } }, 'local'), handler: new DeploymentCommandHandler(store), clock },
       { launchDeadlineMs: DEADLINE_MS, ...options },
     );
 
@@ -125,6 +126,7 @@ describe('OrphanSweeper over the local providers and the JetStream store', () =>
       await exec(id, 'StartLaunchingPods', {});
       const state = (await handler.load(id)).state;
       await pods.createWorkload({ deploymentId: id, owner: 'alice', spec: spec(0), plan: planWorkload(id, spec(0)), nodes: state?.nodes ?? [] });
+      await exec(id, 'RecordWorkloadCreated', {});
       await exec(id, 'MarkRunning', {});
     }
     for (const type of ['RequestStop', 'StartDeletingPods', 'StartDeletingNodes', 'StartTerminatingInstances', 'MarkTerminated'] as const) {

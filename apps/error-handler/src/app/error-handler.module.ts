@@ -1,30 +1,36 @@
 import { BeforeApplicationShutdown, DynamicModule, Inject, Injectable, Module, OnApplicationBootstrap } from '@nestjs/common';
-import { DeploymentCommandHandler, EventStore } from '@simdeploy/event-store';
+import { EventStore } from '@simdeploy/event-store';
+import { CommandBus, CommandScheduler } from '@simdeploy/messaging';
+import { DeploymentsReadModel } from '@simdeploy/read-model';
+import { FailureController, WorkerModule } from '@simdeploy/service-kit';
 import {
   Clock,
-  FailureController,
-  DeploymentsReadModel,
+  DeploymentCommandHandler,
+  Dispatcher,
   PeriodicJob,
   PeriodicJobRunner,
   ProviderRegistry,
   Reconciler,
-  WorkerModule,
+  TimerDuty,
   createOrphanSweeper,
   sweeperOptionsFrom,
-} from '@simdeploy/lifecycle';
-import { CommandBus } from '@simdeploy/messaging';
+} from '@simdeploy/workflows';
 import { ErrorHandlerConfig } from './error-handler.config';
 
 /** The periodic jobs of the active error handler: the reconciler and the orphan sweep. */
 export const LEADER_JOBS = Symbol('LEADER_JOBS');
 
-/** Runs the leader's periodic jobs for as long as this app lives, which is as long as it leads. */
+/**
+ * Runs the leader's duties for as long as this app lives, which is as long as it leads: the
+ * periodic jobs, and the error handler's own timers.
+ */
 @Injectable()
 export class LeaderJobs implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly runner: PeriodicJobRunner;
 
   constructor(
     private readonly readModel: DeploymentsReadModel,
+    private readonly timers: TimerDuty,
     @Inject(LEADER_JOBS) jobs: PeriodicJob[],
   ) {
     this.runner = new PeriodicJobRunner(jobs);
@@ -32,11 +38,13 @@ export class LeaderJobs implements OnApplicationBootstrap, BeforeApplicationShut
 
   onApplicationBootstrap(): void {
     this.readModel.start();
+    this.timers.start();
     this.runner.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     await this.runner.stop();
+    await this.timers.stop();
     await this.readModel.stop();
   }
 }
@@ -46,27 +54,37 @@ export class ErrorHandlerModule {
   static forRoot(config: ErrorHandlerConfig, registry?: ProviderRegistry): DynamicModule {
     return {
       module: ErrorHandlerModule,
-      imports: [WorkerModule.forRoot(config, 'error-handler', registry)],
+      // Only the leader runs this module: its timers need no lease of their own.
+      imports: [WorkerModule.forRoot(config, 'error-handler', registry, { timerLeadership: false })],
       controllers: [FailureController],
       providers: [
         { provide: DeploymentsReadModel, inject: [EventStore], useFactory: (store: EventStore) => new DeploymentsReadModel(store) },
         {
           provide: Reconciler,
-          inject: [DeploymentsReadModel, DeploymentCommandHandler, CommandBus, Clock],
-          useFactory: (readModel: DeploymentsReadModel, handler: DeploymentCommandHandler, bus: CommandBus, clock: Clock) =>
-            new Reconciler(readModel, handler, bus, clock, { intervalMs: config.RECONCILE_INTERVAL_MS, graceMs: config.RECONCILE_GRACE_MS }),
+          inject: [DeploymentsReadModel, DeploymentCommandHandler, Dispatcher, CommandBus, CommandScheduler, Clock],
+          useFactory: (
+            readModel: DeploymentsReadModel,
+            handler: DeploymentCommandHandler,
+            dispatcher: Dispatcher,
+            bus: CommandBus,
+            scheduler: CommandScheduler,
+            clock: Clock,
+          ) =>
+            new Reconciler(
+              async () => readModel.list({ status: '!Terminated,Rejected', limit: Number.MAX_SAFE_INTEGER, offset: 0 }).items,
+              handler,
+              dispatcher,
+              bus,
+              scheduler,
+              clock,
+              { intervalMs: config.RECONCILE_INTERVAL_MS, graceMs: config.RECONCILE_GRACE_MS },
+            ),
         },
         {
           provide: LEADER_JOBS,
-          inject: [Reconciler, ProviderRegistry, DeploymentCommandHandler, EventStore, Clock],
-          useFactory: (
-            reconciler: Reconciler,
-            providers: ProviderRegistry,
-            handler: DeploymentCommandHandler,
-            store: EventStore,
-            clock: Clock,
-          ): PeriodicJob[] => {
-            const sweeper = createOrphanSweeper({ registry: providers, handler, store, clock }, sweeperOptionsFrom(config));
+          inject: [Reconciler, ProviderRegistry, DeploymentCommandHandler, Clock],
+          useFactory: (reconciler: Reconciler, providers: ProviderRegistry, handler: DeploymentCommandHandler, clock: Clock): PeriodicJob[] => {
+            const sweeper = createOrphanSweeper({ registry: providers, handler, clock }, sweeperOptionsFrom(config));
             const sweep: PeriodicJob = { name: 'orphan-sweep', intervalMs: config.SWEEP_INTERVAL_S * 1000, runOnce: () => sweeper.sweepOnce() };
             return [reconciler, sweep];
           },

@@ -1,7 +1,7 @@
 import { INestMicroservice, Logger, LoggerService, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { ProviderRegistry } from '@simdeploy/lifecycle';
+import { ProviderRegistry } from '@simdeploy/workflows';
 import { LeaderLease, commandMicroserviceOptions } from '@simdeploy/messaging';
 import { ErrorHandlerConfig } from './error-handler.config';
 import { ErrorHandlerModule } from './error-handler.module';

@@ -1,7 +1,7 @@
 import { DynamicModule, Module, ValidationPipe } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { GatewayConfig } from '@simdeploy/config';
-import { CoreModule } from '@simdeploy/lifecycle';
+import { CoreModule } from '@simdeploy/service-kit';
 import { JwtAuthGuard } from './auth/jwt-auth.guard';
 import { TokenVerifier } from './auth/token-verifier';
 import { AdminController } from './controllers/admin.controller';

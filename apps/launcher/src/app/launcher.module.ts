@@ -1,6 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { WorkerConfig } from '@simdeploy/config';
-import { LaunchController, WorkerModule } from '@simdeploy/lifecycle';
+import { LaunchController, WorkerModule } from '@simdeploy/service-kit';
 
 @Module({})
 export class LauncherModule {

@@ -1,6 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { WorkerConfig } from '@simdeploy/config';
-import { TerminateController, WorkerModule } from '@simdeploy/lifecycle';
+import { TerminateController, WorkerModule } from '@simdeploy/service-kit';
 
 @Module({})
 export class TerminatorModule {

@@ -5,7 +5,7 @@ import { decide, workOwner } from './decide';
 import { clientTokenFor } from './plan';
 import { fold } from './state';
 import { ALL_STATUSES, ErrorStatus, Status, TRANSITIONS } from './status';
-import { given } from '@simdeploy/testing';
+import { given } from '../testing';
 
 const alice: Actor = { subject: 'alice', roles: [] };
 const admin: Actor = { subject: 'root', roles: ['admin'] };

@@ -1,4 +1,4 @@
-import { PERMANENT_FAILURE, SPEC_ADMIN, SPEC_SETTINGS, given, history, type History } from '@simdeploy/testing';
+import { PERMANENT_FAILURE, SPEC_ADMIN, SPEC_SETTINGS, given, history, type History } from '../testing';
 import type { Readiness } from './process';
 
 const ok = <T>(value: T) => ({ ok: true as const, value });

@@ -105,14 +105,17 @@ const pastPodStep = (s: SimDeployment): boolean =>
 
 const nodeNames = (s: SimDeployment): string[] => s.nodes.flatMap((n) => (n.nodeName ? [n.nodeName] : []));
 
-/** What to do next for the deployment now, for whichever service owns it (see `workOwner`). */
-export function next(state: SimDeploymentState, ctx: ProcessContext): Action {
+/**
+ * What to do next for the deployment now, for whichever service owns it (see `workOwner`).
+ * Only the time matters here; the settings (deadlines) come in with what a call answered.
+ */
+export function next(state: SimDeploymentState, ctx: Pick<ProcessContext, 'now'>): Action {
   const owner = workOwner(state);
   if (state === null || owner === null) return NOTHING;
   return owner === 'launcher' ? launching(state, ctx) : cleaningUp(state);
 }
 
-function launching(state: SimDeployment, ctx: ProcessContext): Action {
+function launching(state: SimDeployment, ctx: Pick<ProcessContext, 'now'>): Action {
   switch (state.status) {
     case Status.Pending:
       return command({ type: 'StartLaunchingNodes', data: {} });

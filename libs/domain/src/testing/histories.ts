@@ -10,7 +10,7 @@ import {
   type SimDeploymentEvent,
   type SimulationSpec,
   type Status,
-} from '@simdeploy/domain';
+} from '../index';
 
 export const SPEC_ID = 'd6c1c2a0-1b2c-4d5e-8f90-a1b2c3d4e5f6';
 export const SPEC_OWNER: Actor = { subject: 'alice', roles: [] };

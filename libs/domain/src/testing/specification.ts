@@ -12,7 +12,7 @@ import {
   type SimDeploymentCommand,
   type SimDeploymentEvent,
   type Watch,
-} from '@simdeploy/domain';
+} from '../index';
 
 /**
  * Specifications of the deployment decider and the process decider, read as given/when/then:

@@ -22,14 +22,15 @@ import {
   WorkOwner,
   command,
 } from '@simdeploy/domain';
-import { DeploymentCommandHandler, JetStreamEventStore } from '@simdeploy/event-store';
-import { CommandKind, JetStreamCommandBus, commandMicroserviceOptions } from '@simdeploy/messaging';
+import { JetStreamEventStore } from '@simdeploy/event-store';
+import { JetStreamCommandBus, JetStreamCommandScheduler, commandMicroserviceOptions } from '@simdeploy/messaging';
 import { uniqueName, waitFor } from '@simdeploy/testing';
+import { DeploymentCommandHandler, Dispatcher, ProviderRegistry, SystemClock, type Providers } from '@simdeploy/workflows';
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FailureController, LaunchController, ProviderRegistry, Providers, TerminateController, WorkerModule } from '../../src';
+import { FailureController, LaunchController, TerminateController, WorkerModule } from '../../src';
 
 const CONTROLLERS = { launcher: LaunchController, terminator: TerminateController, 'error-handler': FailureController };
 
@@ -74,6 +75,8 @@ export class TestSystem {
   readonly apps: INestMicroservice[] = [];
   handler!: DeploymentCommandHandler;
   bus!: JetStreamCommandBus;
+  scheduler!: JetStreamCommandScheduler;
+  dispatcher!: Dispatcher;
   store!: JetStreamEventStore;
   nodes!: LocalNodeProvider;
   pods!: LocalPodRuntime;
@@ -130,6 +133,8 @@ export class TestSystem {
     const topology = { streamName: this.config.COMMANDS_STREAM, subjectPrefix: this.config.COMMANDS_SUBJECT_PREFIX };
     await JetStreamCommandBus.ensureTopology(this.nc, topology);
     this.bus = new JetStreamCommandBus(this.nc, topology);
+    this.scheduler = await JetStreamCommandScheduler.create(this.nc, topology);
+    this.dispatcher = new Dispatcher(this.bus, this.scheduler, new SystemClock());
     for (const service of options.services ?? (['launcher', 'terminator', 'error-handler'] as const)) await this.startService(service);
   }
 
@@ -155,27 +160,32 @@ export class TestSystem {
     return result.state;
   }
 
-  /** POST /simulations: append the request, then send the launch command. */
+  /** As the gateway does: append, then dispatch what the new state calls for (unless told to lose it). */
+  async execAndDispatch<T extends SimDeploymentCommand['type']>(
+    id: string,
+    type: T,
+    data: Extract<SimDeploymentCommand, { type: T }>['data'],
+    by: Actor = USER,
+    send = true,
+  ): Promise<SimDeployment> {
+    const result = await this.handler.handle(id, command(type, data as never, { now: new Date().toISOString(), by }));
+    if (result instanceof DomainError) throw result;
+    if (result.state === null) throw new Error(`${type} left no deployment`);
+    if (send) await this.dispatcher.dispatch(result.state, result.revision, { reason: 'api', before: result.before });
+    return result.state;
+  }
+
+  /** POST /simulations. */
   async launch(options: { id?: string; provider?: TestProvider; spec?: Partial<SimulationSpec>; send?: boolean } = {}): Promise<string> {
     const id = options.id ?? randomUUID();
-    const state = await this.exec(id, 'RequestLaunch', {
-      deploymentId: id,
-      owner: USER.subject,
-      spec: { ...SPEC, ...options.spec },
-      provider: options.provider ?? 'local',
-    });
-    if (options.send === false) return id;
-    await this.bus.send({ deploymentId: id, kind: CommandKind.Launch, issuedAt: state.requestedAt, reason: 'api' }, { messageId: `${id}:launch` });
+    const request = { deploymentId: id, owner: USER.subject, spec: { ...SPEC, ...options.spec }, provider: options.provider ?? 'local' };
+    await this.execAndDispatch(id, 'RequestLaunch', request, USER, options.send !== false);
     return id;
   }
 
   /** POST /simulations/:id/stop. */
   async stop(id: string): Promise<void> {
-    const state = await this.exec(id, 'RequestStop', { reason: 'user' });
-    await this.bus.send(
-      { deploymentId: id, kind: CommandKind.Terminate, issuedAt: new Date().toISOString(), reason: 'api' },
-      { messageId: `${id}:terminate:${state.statusSince}` },
-    );
+    await this.execAndDispatch(id, 'RequestStop', { reason: 'user' });
   }
 
   async state(id: string): Promise<SimDeployment> {
@@ -220,6 +230,7 @@ export class TestSystem {
     const jsm = await jetstreamManager(this.nc);
     await jsm.streams.delete(this.config.EVENTS_STREAM).catch(() => undefined);
     await jsm.streams.delete(this.config.COMMANDS_STREAM).catch(() => undefined);
+    await jsm.streams.delete(this.scheduler.topology.streamName).catch(() => undefined);
     await this.nc.close();
     await fs.rm(this.stateDir, { recursive: true, force: true });
   }

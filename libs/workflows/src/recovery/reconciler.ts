@@ -1,15 +1,15 @@
-import { SimDeployment, Status, WorkOwner, workOwner } from '@simdeploy/domain';
-import { DeploymentCommandHandler } from '@simdeploy/event-store';
-import { CommandBus, CommandKind } from '@simdeploy/messaging';
 import { Logger } from '@nestjs/common';
-import { DeploymentsReadModel } from '../deployments-read-model';
+import type { SimDeployment } from '@simdeploy/domain';
+import { CommandBus, CommandScheduler, type CommandKind } from '@simdeploy/messaging';
+import { DeploymentCommandHandler } from '../command-handler';
+import { Dispatcher, dueCommand } from '../dispatcher';
 import { Clock } from '../settings';
-import { PeriodicJob } from './periodic-jobs';
+import type { PeriodicJob } from './periodic-jobs';
 
 export interface ReconcilerOptions {
   /**
    * How long a deployment must have been unchanged before its missing command counts as
-   * lost: the gateway appends first and publishes right after. Default 5 000 ms.
+   * lost: whoever appends sends right after. Default 5 000 ms.
    */
   graceMs?: number;
   /** Default 5 000 ms. */
@@ -22,26 +22,14 @@ export interface ReconcileReport {
   resent: string[];
 }
 
-const KIND_OF: Record<WorkOwner, CommandKind> = {
-  launcher: CommandKind.Launch,
-  terminator: CommandKind.Terminate,
-  'error-handler': CommandKind.HandleFailure,
-};
-
-/** The command that should be queued for a deployment now, if any. */
-export function expectedCommand(state: SimDeployment): CommandKind | null {
-  const owner = workOwner(state);
-  if (owner) return KIND_OF[owner];
-  // A maximum duration is watched by the launcher's command staying queued until it is due.
-  if (state.status === Status.Running && state.errorStatus === null && state.spec.maxDurationSeconds) return CommandKind.Launch;
-  return null;
-}
+/** Where the reconciler finds the deployments that may still have work due: every one not yet final. */
+export type ActiveDeployments = () => Promise<readonly SimDeployment[]>;
 
 /**
- * Finds deployments that should be moving but have no command queued or in flight (one
- * lost between the gateway's append and its publish, or lost any other way) and sends it
- * again. The message id names the deployment's last change, so reconcilers that overlap, or
- * passes that repeat before the command is handled, store it once.
+ * Finds deployments that have work due but no command queued or in flight and no timer
+ * waiting (a send lost between an append and its publish, a timer lost with its store), and
+ * sends the command again through the dispatcher: same function, same message id as the
+ * lost send, so a send that was not lost after all is stored once.
  */
 export class Reconciler implements PeriodicJob {
   readonly name = 'reconciler';
@@ -50,9 +38,11 @@ export class Reconciler implements PeriodicJob {
   private readonly logger = new Logger(Reconciler.name);
 
   constructor(
-    private readonly deployments: DeploymentsReadModel,
+    private readonly deployments: ActiveDeployments,
     private readonly handler: DeploymentCommandHandler,
+    private readonly dispatcher: Dispatcher,
     private readonly bus: CommandBus,
+    private readonly scheduler: CommandScheduler,
     private readonly clock: Clock,
     options: ReconcilerOptions = {},
   ) {
@@ -61,10 +51,10 @@ export class Reconciler implements PeriodicJob {
   }
 
   async runOnce(): Promise<ReconcileReport> {
-    const { items } = this.deployments.list({ status: '!Terminated,Rejected', limit: Number.MAX_SAFE_INTEGER, offset: 0 });
+    const items = await this.deployments();
     const resent: string[] = [];
     for (const seen of items) {
-      if (!this.isStill(seen)) continue;
+      if (this.dueAndStill(seen) === null) continue;
       const kind = await this.resendIfLost(seen.id);
       if (kind) resent.push(`${seen.id}:${kind}`);
     }
@@ -72,20 +62,22 @@ export class Reconciler implements PeriodicJob {
     return { checked: items.length, resent };
   }
 
-  private isStill(state: SimDeployment): boolean {
-    return expectedCommand(state) !== null && this.clock.now().getTime() - Date.parse(state.updatedAt) >= this.graceMs;
+  /** The kind due, if the deployment has been unchanged for the grace period. */
+  private dueAndStill(state: SimDeployment): CommandKind | null {
+    const now = this.clock.now().getTime();
+    if (now - Date.parse(state.updatedAt) < this.graceMs) return null;
+    return dueCommand(state, now);
   }
 
   private async resendIfLost(id: string): Promise<CommandKind | null> {
-    // The read model may lag; the stream itself says what is due now.
-    const { state } = await this.handler.load(id);
-    if (state === null || !this.isStill(state)) return null;
-    const kind = expectedCommand(state);
+    // The list may lag; the stream itself says what is due now.
+    const { state, revision } = await this.handler.load(id);
+    if (state === null) return null;
+    const kind = this.dueAndStill(state);
     if (kind === null || (await this.bus.hasPending(kind, id))) return null;
-    await this.bus.send(
-      { deploymentId: id, kind, issuedAt: this.clock.now().toISOString(), reason: 'reconciler' },
-      { messageId: `${id}:${kind}:reconcile:${state.updatedAt}` },
-    );
-    return kind;
+    const timer = await this.scheduler.timerOf(kind, id);
+    // A timer long past its time was lost by whoever should have fired it.
+    if (timer && Date.parse(timer.dueAt) + this.graceMs > this.clock.now().getTime()) return null;
+    return this.dispatcher.dispatch(state, revision, { reason: 'reconciler' });
   }
 }

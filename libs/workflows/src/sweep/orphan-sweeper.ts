@@ -1,31 +1,29 @@
 import { Logger } from '@nestjs/common';
-import { isValidDeploymentId, recordedInstanceIds, Status, type SimDeployment } from '@simdeploy/domain';
-import { ANY_REVISION, DeploymentCommandHandler, EventStore } from '@simdeploy/event-store';
+import {
+  DomainError,
+  command,
+  isValidDeploymentId,
+  recordedInstanceIds,
+  Status,
+  type OrphanReason,
+  type OrphanSweptData,
+  type SimDeployment,
+  type SweptResourceKind,
+} from '@simdeploy/domain';
 import type { ManagedInstance, ManagedWorkload } from '@simdeploy/cloud';
 import type { WorkerConfig } from '@simdeploy/config';
+import { DeploymentCommandHandler } from '../command-handler';
 import { ProviderRegistry, type Providers } from '../providers';
-import { Clock } from '../settings';
+import { Clock, serviceActor } from '../settings';
 
 /** Where the sweep records what it found when the resource belongs to no deployment. */
 export const SWEEP_STREAM = 'sweep';
-/** Not a domain event: the decider and every fold skip it, the stream keeps it for the audit. */
-export const ORPHAN_SWEPT = 'OrphanSwept';
 /** Slack on top of the node-ready timeout for a launcher between launching a machine and recording it. */
 export const LAUNCH_DEADLINE_MARGIN_MS = 10 * 60_000;
 
-export type OrphanReason = 'deployment-terminated' | 'deployment-rejected' | 'deployment-unknown' | 'unrecorded-after-launch-deadline';
+export type { OrphanReason, OrphanSweptData };
 export type SweepAction = 'removed' | 'would-remove' | 'failed';
-export type ResourceKind = 'instance' | 'workload';
-
-export interface OrphanSweptData {
-  at: string;
-  provider: string;
-  kind: ResourceKind;
-  /** The instance id, or for a workload the deployment id its objects are labelled with. */
-  resourceId: string;
-  reason: OrphanReason;
-  dryRun: boolean;
-}
+export type ResourceKind = SweptResourceKind;
 
 export interface SweepFinding extends Omit<OrphanSweptData, 'at' | 'dryRun'> {
   deploymentId: string | null;
@@ -78,7 +76,6 @@ export class OrphanSweeper {
   constructor(
     private readonly registry: ProviderRegistry,
     private readonly handler: DeploymentCommandHandler,
-    private readonly store: EventStore,
     private readonly clock: Clock,
     options: OrphanSweeperOptions = {},
   ) {
@@ -108,17 +105,33 @@ export class OrphanSweeper {
     return report;
   }
 
+  /**
+   * Lists twice around reading the deployments: a resource the cleanup removed while the sweep
+   * read its deployment's state is gone from the second list, so it is never judged an orphan
+   * (nor recorded as removed) only because its deployment finished a moment later.
+   */
+  private async listJudged<R extends { deploymentId: string | null }>(
+    list: () => Promise<R[]>,
+  ): Promise<{ resources: R[]; deployments: Map<string, SimDeployment | null> }> {
+    const first = await list();
+    const deployments = new Map<string, SimDeployment | null>();
+    for (const id of new Set(first.map((r) => r.deploymentId ?? ''))) deployments.set(id, await this.deploymentOf(id || null));
+    const resources = (await list()).filter((r) => deployments.has(r.deploymentId ?? ''));
+    return { resources, deployments };
+  }
+
   private async sweepInstances(provider: string, { nodes }: Providers, report: SweepReport, signal?: AbortSignal): Promise<void> {
-    let instances: ManagedInstance[];
+    let judged: { resources: ManagedInstance[]; deployments: Map<string, SimDeployment | null> };
     try {
-      instances = (await nodes.listManagedInstances(signal)).filter((i) => !GOING_STATES.has(i.state));
+      judged = await this.listJudged(async () => (await nodes.listManagedInstances(signal)).filter((i) => !GOING_STATES.has(i.state)));
     } catch (error) {
       report.errors.push({ provider, kind: 'instance', message: message(error) });
       return;
     }
+    const instances = judged.resources;
     report.checked.instances += instances.length;
     for (const instance of instances) {
-      const deployment = await this.deploymentOf(instance.deploymentId);
+      const deployment = judged.deployments.get(instance.deploymentId ?? '') ?? null;
       const reason = this.instanceOrphanReason(instance, deployment);
       if (!reason) continue;
       await this.remove(report, { provider, kind: 'instance', resourceId: instance.instanceId, deploymentId: instance.deploymentId, reason }, deployment, () =>
@@ -128,16 +141,17 @@ export class OrphanSweeper {
   }
 
   private async sweepWorkloads(provider: string, { pods }: Providers, report: SweepReport, signal?: AbortSignal): Promise<void> {
-    let workloads: ManagedWorkload[];
+    let judged: { resources: ManagedWorkload[]; deployments: Map<string, SimDeployment | null> };
     try {
-      workloads = await pods.listManagedWorkloads(signal);
+      judged = await this.listJudged(() => pods.listManagedWorkloads(signal));
     } catch (error) {
       report.errors.push({ provider, kind: 'workload', message: message(error) });
       return;
     }
+    const workloads = judged.resources;
     report.checked.workloads += workloads.length;
     for (const workload of workloads) {
-      const deployment = await this.deploymentOf(workload.deploymentId);
+      const deployment = judged.deployments.get(workload.deploymentId) ?? null;
       // Workloads are only created after every instance is recorded and deleted by the
       // terminator, so only a finished or unknown deployment leaves one behind.
       const reason = finalOrUnknown(deployment);
@@ -187,23 +201,24 @@ export class OrphanSweeper {
       }
     }
     const stream = deployment ? deployment.id : SWEEP_STREAM;
-    const data: OrphanSweptData = {
-      at: this.clock.now().toISOString(),
+    const data: Omit<OrphanSweptData, 'at'> = {
       provider: finding.provider,
       kind: finding.kind,
       resourceId: finding.resourceId,
       reason: finding.reason,
       dryRun: this.dryRun,
+      ...(deployment ? {} : { deploymentId: finding.deploymentId }),
     };
     try {
-      await this.store.append(
+      const recorded = await this.handler.handle(
         stream,
-        [{ type: ORPHAN_SWEPT, data: deployment ? data : { ...data, deploymentId: finding.deploymentId }, metadata: { causationId: 'orphan-sweep' } }],
-        ANY_REVISION,
+        command('RecordOrphanSwept', data, { now: this.clock.now().toISOString(), by: SWEEP_ACTOR }),
+        { causationId: 'orphan-sweep' },
       );
+      if (recorded instanceof DomainError) throw recorded;
       entry.recordedIn = stream;
     } catch (error) {
-      entry.error = `${entry.action === "removed" ? "removed" : "found"} but not recorded: ${message(error)}`;
+      entry.error = `${entry.action === 'removed' ? 'removed' : 'found'} but not recorded: ${message(error)}`;
     }
   }
 }
@@ -218,12 +233,13 @@ function finalOrUnknown(deployment: SimDeployment | null): OrphanReason | undefi
 export interface OrphanSweeperDeps {
   registry: ProviderRegistry;
   handler: DeploymentCommandHandler;
-  store: EventStore;
   clock: Clock;
 }
 
+const SWEEP_ACTOR = serviceActor('orphan-sweep');
+
 export const createOrphanSweeper = (deps: OrphanSweeperDeps, options: OrphanSweeperOptions = {}): OrphanSweeper =>
-  new OrphanSweeper(deps.registry, deps.handler, deps.store, deps.clock, options);
+  new OrphanSweeper(deps.registry, deps.handler, deps.clock, options);
 
 /** The sweep settings of a worker's configuration (SWEEP_DRY_RUN, SWEEP_LAUNCH_DEADLINE_S, NODE_READY_TIMEOUT_S). */
 export const sweeperOptionsFrom = (

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { GatewayConfig } from '@simdeploy/config';
-import { SERVICE_CONFIG } from '@simdeploy/lifecycle';
+import { SERVICE_CONFIG } from '@simdeploy/service-kit';
 import { JWTPayload, createRemoteJWKSet, jwtVerify } from 'jose';
 import { ADMIN_ROLE, Principal } from './principal';
 

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import type { DeploymentView } from '@simdeploy/lifecycle';
+import type { DeploymentView } from '@simdeploy/read-model';
 import { AdminOnly, CurrentPrincipal } from '../auth/jwt-auth.guard';
 import type { Principal } from '../auth/principal';
 import { ResolveReviewDto } from '../dtos/resolve-review.dto';

@@ -1,6 +1,6 @@
 import { BadRequestException, Body, Controller, Delete, Get, Headers, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
-import type { DeploymentView } from '@simdeploy/lifecycle';
+import type { DeploymentView } from '@simdeploy/read-model';
 import { CurrentPrincipal } from '../auth/jwt-auth.guard';
 import type { Principal } from '../auth/principal';
 import { LaunchSimulationDto } from '../dtos/launch-simulation.dto';

@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { IllegalTransitionError, NotFoundError, ValidationError } from '@simdeploy/domain';
-import { ConcurrencyError, StoreUnavailableError, TooMuchContentionError } from '@simdeploy/event-store';
+import { ConcurrencyError, StoreUnavailableError } from '@simdeploy/event-store';
+import { TooMuchContentionError } from '@simdeploy/workflows';
 import type { FastifyReply } from 'fastify';
 
 export interface ErrorBody {

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ErrorStatus, SimDeployment } from '@simdeploy/domain';
-import { DeploymentView, HeldResources, heldResources, toView } from '@simdeploy/lifecycle';
-import { CommandBus, CommandKind } from '@simdeploy/messaging';
+import { DeploymentView, HeldResources, heldResources, toView } from '@simdeploy/read-model';
 import { Principal } from '../auth/principal';
 import { SimulationsService } from './simulations.service';
 
@@ -14,10 +13,7 @@ export interface ReviewView extends DeploymentView {
 /** What an operator does with deployments the error handler gave up on. Each action is an event. */
 @Injectable()
 export class AdminService {
-  constructor(
-    private readonly simulations: SimulationsService,
-    private readonly bus: CommandBus,
-  ) {}
+  constructor(private readonly simulations: SimulationsService) {}
 
   reviews(): ReviewView[] {
     return this.simulations.projection
@@ -26,12 +22,7 @@ export class AdminService {
   }
 
   async retry(principal: Principal, id: string): Promise<DeploymentView> {
-    const state = await this.simulations.execute(id, principal, 'RequestCleanupRetry', {});
-    await this.bus.send(
-      { deploymentId: id, kind: CommandKind.HandleFailure, issuedAt: state.updatedAt, reason: 'admin-retry' },
-      { messageId: `${id}:retry:${state.updatedAt}` },
-    );
-    return toView(state);
+    return toView(await this.simulations.execute(id, principal, 'RequestCleanupRetry', {}));
   }
 
   async resolve(principal: Principal, id: string, comment: string): Promise<DeploymentView> {

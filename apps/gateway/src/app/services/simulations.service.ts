@@ -9,11 +9,11 @@ import {
   SimulationSpec,
   ValidationError,
   command,
-  workOwner,
 } from '@simdeploy/domain';
-import { DeploymentCommandHandler, EventStore, Position, RecordedEvent } from '@simdeploy/event-store';
-import { Clock, DeploymentView, DeploymentsReadModel, SERVICE_CONFIG, toView } from '@simdeploy/lifecycle';
-import { CommandBus, CommandKind } from '@simdeploy/messaging';
+import { EventStore, Position, RecordedEvent } from '@simdeploy/event-store';
+import { DeploymentView, DeploymentsReadModel, toView } from '@simdeploy/read-model';
+import { SERVICE_CONFIG } from '@simdeploy/service-kit';
+import { Clock, DeploymentCommandHandler, Dispatcher } from '@simdeploy/workflows';
 import { createHash, randomUUID } from 'node:crypto';
 import { Principal } from '../auth/principal';
 import { LaunchSimulationDto } from '../dtos/launch-simulation.dto';
@@ -51,7 +51,7 @@ export class SimulationsService implements OnModuleInit, OnModuleDestroy {
   constructor(
     private readonly handler: DeploymentCommandHandler,
     private readonly store: EventStore,
-    private readonly bus: CommandBus,
+    private readonly dispatcher: Dispatcher,
     private readonly clock: Clock,
     @Inject(SERVICE_CONFIG) private readonly config: GatewayConfig,
   ) {
@@ -81,24 +81,23 @@ export class SimulationsService implements OnModuleInit, OnModuleDestroy {
       ...(dto.maxDurationSeconds !== undefined ? { maxDurationSeconds: dto.maxDurationSeconds } : {}),
     };
     const provider = dto.provider ?? this.config.PROVIDER;
-    let state: SimDeployment;
     try {
-      state = await this.execute(id, principal, 'RequestLaunch', { deploymentId: id, owner: principal.subject, spec, provider });
+      return toView(await this.execute(id, principal, 'RequestLaunch', { deploymentId: id, owner: principal.subject, spec, provider }));
     } catch (error) {
       // A retry (or a concurrent try) with the same key: the simulation exists already.
       if (!(idempotencyKey && error instanceof IllegalTransitionError)) throw error;
-      return this.replayLaunch(await this.visible(principal, id));
+      return this.replayLaunch(principal, id);
     }
-    await this.bus.send({ deploymentId: id, kind: CommandKind.Launch, issuedAt: state.requestedAt, reason: 'api' }, { messageId: `${id}:launch` });
-    return toView(state);
   }
 
-  /** The same simulation again; its launch command is re-sent (deduplicated) in case the first was lost. */
-  private async replayLaunch(state: SimDeployment): Promise<DeploymentView> {
-    await this.bus.send(
-      { deploymentId: state.id, kind: CommandKind.Launch, issuedAt: state.requestedAt, reason: 'api' },
-      { messageId: `${state.id}:launch` },
-    );
+  /**
+   * The same simulation again. What its state calls for is sent again, under the dispatcher's
+   * message id for that state, in case the first try's send was lost with its answer.
+   */
+  private async replayLaunch(principal: Principal, id: string): Promise<DeploymentView> {
+    const state = await this.visible(principal, id);
+    const { revision } = await this.handler.load(id);
+    await this.dispatcher.dispatch(state, revision, { reason: 'api' });
     return toView(state);
   }
 
@@ -108,16 +107,9 @@ export class SimulationsService implements OnModuleInit, OnModuleDestroy {
 
   async stop(principal: Principal, id: string): Promise<DeploymentView> {
     await this.visible(principal, id);
-    const state = await this.execute(id, principal, 'RequestStop', { reason: principal.isAdmin ? 'admin' : 'user' });
-    // Sent again on a repeated stop too: harmless (the terminator checks the events), and it
-    // revives a termination whose command was lost.
-    if (workOwner(state) === 'terminator') {
-      await this.bus.send(
-        { deploymentId: id, kind: CommandKind.Terminate, issuedAt: this.clock.now().toISOString(), reason: 'api' },
-        { messageId: `${id}:terminate:${state.statusSince}` },
-      );
-    }
-    return toView(state);
+    // A repeated stop appends nothing; what the state calls for is sent again (under the same
+    // message id if nothing moved), which revives a termination whose command was lost.
+    return toView(await this.execute(id, principal, 'RequestStop', { reason: principal.isAdmin ? 'admin' : 'user' }, { dispatchAlways: true }));
   }
 
   async list(principal: Principal, query: ListSimulationsQuery): Promise<SimulationList> {
@@ -149,20 +141,26 @@ export class SimulationsService implements OnModuleInit, OnModuleDestroy {
     return state;
   }
 
-  /** Runs a command as the caller; a refusal is thrown for the HTTP filter to map. */
+  /**
+   * Runs a command as the caller and dispatches what the new state calls for; a refusal is
+   * thrown for the HTTP filter to map.
+   */
   async execute<T extends SimDeploymentCommand['type']>(
     id: string,
     principal: Principal,
     type: T,
     data: Extract<SimDeploymentCommand, { type: T }>['data'],
+    options: { dispatchAlways?: boolean } = {},
   ): Promise<SimDeployment> {
     const by = { subject: principal.subject, roles: principal.roles };
-    const result = await this.handler.handle(id, command(type, data as never, { now: this.clock.now().toISOString(), by }), {
-      correlationId: randomUUID(),
-    });
+    const correlationId = randomUUID();
+    const result = await this.handler.handle(id, command(type, data as never, { now: this.clock.now().toISOString(), by }), { correlationId });
     if (result instanceof DomainError) throw result;
     if (result.state === null) throw new ValidationError(`${type} left no deployment`);
     if (result.position) this.lastWrite = result.position;
+    if (result.events.length > 0 || options.dispatchAlways) {
+      await this.dispatcher.dispatch(result.state, result.revision, { reason: 'api', correlationId, before: result.before });
+    }
     return result.state;
   }
 

@@ -1,0 +1,3 @@
+export * from './deployment-view';
+export * from './deployments-read-model';
+export * from './held-resources';

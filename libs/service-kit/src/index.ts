@@ -1,0 +1,5 @@
+export * from './core.module';
+export * from './worker.module';
+export * from './providers.factory';
+export * from './run-service';
+export * from './command.controllers';

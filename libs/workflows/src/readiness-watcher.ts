@@ -1,0 +1,126 @@
+import { Logger } from '@nestjs/common';
+import type { ReadinessByDeployment, ReadinessCheck } from '@simdeploy/cloud';
+import type { Timer, TimerWheel } from '@simdeploy/messaging';
+import type { ReadinessWatch } from './interpreter';
+import { ProviderRegistry } from './providers';
+
+const isReadinessWatch = (watch: Timer['watch']): watch is ReadinessWatch =>
+  watch !== undefined && (watch.type === 'nodes' || watch.type === 'workload') && typeof watch['provider'] === 'string';
+
+export interface WatchRound {
+  /** Deployments looked at this round. */
+  checked: number;
+  /** Those whose wait is over (ready, failed, or a new reason to record): woken now. */
+  woken: string[];
+  /** Provider calls the round made, all deployments together. */
+  providerCalls: number;
+}
+
+/** Whether a check says something the deployment should act on now. */
+const news = (check: ReadinessCheck | undefined, known: string | undefined): boolean =>
+  check !== undefined && (check.state !== 'pending' || (check.reason !== undefined && check.reason.code !== known));
+
+/**
+ * Ends readiness waits early without asking per deployment: every `intervalMs`, the
+ * deployments whose timers wait for machines or pods are checked in one batched call per
+ * provider (so the work per round is a few calls whatever the number waiting), and those
+ * whose wait is over are woken by firing their timer now. The timer's own time is the phase
+ * deadline, so a deployment the watcher never wakes still times out exactly when it must.
+ * A round starts `intervalMs` after the previous one ended: a slow provider slows the rounds
+ * down instead of piling them up.
+ */
+export class ReadinessWatcher {
+  private readonly logger = new Logger(ReadinessWatcher.name);
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private stopped = false;
+
+  constructor(
+    private readonly registry: ProviderRegistry,
+    private readonly wheel: Pick<TimerWheel<unknown>, "watched" | "fireNow">,
+    private readonly intervalMs: number,
+    private readonly callTimeoutMs: number,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  async checkOnce(): Promise<WatchRound> {
+    const groups = new Map<string, Timer[]>();
+    for (const timer of this.wheel.watched()) {
+      if (!isReadinessWatch(timer.watch)) continue;
+      const key = `${timer.watch.provider}\0${timer.watch.type}`;
+      groups.set(key, [...(groups.get(key) ?? []), timer]);
+    }
+    const round: WatchRound = { checked: 0, woken: [], providerCalls: 0 };
+    for (const [key, timers] of groups) {
+      const [provider, type] = key.split('\0') as [string, 'nodes' | 'workload'];
+      round.checked += timers.length;
+      try {
+        const woken = type === 'nodes' ? await this.nodesRound(provider, timers, round) : await this.workloadRound(provider, timers, round);
+        round.woken.push(...woken);
+      } catch (error) {
+        // The deadlines still hold; the next round asks again.
+        this.logger.warn(`checking ${timers.length} ${type} waits on ${provider} failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    if (round.woken.length > 0) this.wheel.fireNow(round.woken);
+    return round;
+  }
+
+  private async nodesRound(provider: string, timers: Timer[], round: WatchRound): Promise<string[]> {
+    const { nodes, pods } = this.registry.get(provider);
+    const watches = new Map(timers.map((t) => [t.deploymentId, t.watch as ReadinessWatch]));
+    round.providerCalls += 1;
+    const up = await nodes.checkNodesBatch(
+      timers.map((t) => ({ deploymentId: t.deploymentId, nodes: watches.get(t.deploymentId)?.nodes ?? [] })),
+      AbortSignal.timeout(this.callTimeoutMs),
+    );
+    const ready = timers.filter((t) => up.get(t.deploymentId)?.state === 'ready');
+    let joined: ReadinessByDeployment = new Map();
+    if (ready.length > 0) {
+      round.providerCalls += 1;
+      joined = await pods.checkNodesJoinedBatch(
+        ready.map((t) => ({ deploymentId: t.deploymentId, nodeNames: (watches.get(t.deploymentId)?.nodes ?? []).map((n) => n.nodeName) })),
+        AbortSignal.timeout(this.callTimeoutMs),
+      );
+    }
+    return timers
+      .filter((t) => {
+        const known = watches.get(t.deploymentId)?.known;
+        const machines = up.get(t.deploymentId);
+        return machines?.state === 'ready' ? news(joined.get(t.deploymentId), known) : news(machines, known);
+      })
+      .map((t) => t.deploymentId);
+  }
+
+  private async workloadRound(provider: string, timers: Timer[], round: WatchRound): Promise<string[]> {
+    const { pods } = this.registry.get(provider);
+    round.providerCalls += 1;
+    const checks = await pods.checkWorkloadBatch(
+      timers.map((t) => ({ deploymentId: t.deploymentId, pods: (t.watch as ReadinessWatch).pods ?? [] })),
+      AbortSignal.timeout(this.callTimeoutMs),
+    );
+    return timers.filter((t) => news(checks.get(t.deploymentId), (t.watch as ReadinessWatch).known)).map((t) => t.deploymentId);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.checkOnce()
+        .then(
+          () => undefined,
+          (error: unknown) => this.logger.warn(`readiness round failed: ${String(error)}`),
+        )
+        .finally(() => this.schedule());
+    }, this.intervalMs);
+  }
+}

@@ -2,17 +2,13 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { freePort } from '@simdeploy/testing';
 import nock from 'nock';
 import { ProviderError, classifyKubernetesError } from '../../src';
-import { FAKE_SERVER, JSON_HEADERS, fakeKubernetesApi, kubeConfigFor, status } from './fake-kubernetes-api';
+import { FAKE_SERVER, FakeCluster, kubeConfigFor, resetFakeApi, status } from './fake-kubernetes-api';
 
 beforeAll(() => {
   nock.disableNetConnect();
   nock.enableNetConnect('127.0.0.1');
 });
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  expect(pending).toEqual([]);
-});
+afterEach(resetFakeApi);
 afterAll(() => {
   nock.enableNetConnect();
   nock.restore();
@@ -20,7 +16,7 @@ afterAll(() => {
 
 /** The error the real client throws when the fake server answers `code` with a Status body. */
 async function apiErrorFor(code: number, reason: string, message: string): Promise<unknown> {
-  fakeKubernetesApi().scope.get('/api/v1/nodes').reply(code, status(code, reason, message), JSON_HEADERS);
+  new FakeCluster().failNext('GET', /^\/api\/v1\/nodes$/, code, status(code, reason, message));
   return kubeConfigFor(FAKE_SERVER).makeApiClient(CoreV1Api).listNode().catch((e: unknown) => e);
 }
 

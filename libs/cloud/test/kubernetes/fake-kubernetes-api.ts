@@ -271,7 +271,12 @@ export class FakeCluster {
     this.slowToStop.add(podName);
   }
 
-  /** The next `times` requests matching answer `code` with `body` instead. */
+  /** The node object is gone (deleted by someone, or the machine vanished and its cloud controller removed it). */
+  removeNode(name: string): void {
+    this.store.get('nodes')?.delete(name);
+  }
+
+  /** The next `times` requests whose decoded path (with its query) matches answer `code` with `body` instead. */
   failNext(method: string, path: RegExp, code: number, body: object, times = 1): void {
     this.faults.push({ method, path, code, body, times });
   }
@@ -285,10 +290,12 @@ export class FakeCluster {
 
   private handle(method: string, uri: string, rawBody: unknown, headers: RecordedRequest['headers']) {
     const body = typeof rawBody === 'string' && rawBody !== '' ? safeJson(rawBody) : rawBody === '' ? undefined : rawBody;
-    this.requests.push({ method, path: decodeURIComponent(uri), headers, body });
+    // Query strings encode a space as '+' (`deployment-id in (a,b)`).
+    const decoded = decodeURIComponent(uri.replace(/\+/g, '%20'));
+    this.requests.push({ method, path: decoded, headers, body });
     const url = new URL(uri, FAKE_SERVER);
     try {
-      const fault = this.faults.find((f) => f.method === method && f.path.test(url.pathname) && f.times > 0);
+      const fault = this.faults.find((f) => f.method === method && f.path.test(decoded) && f.times > 0);
       if (fault) {
         fault.times--;
         return [fault.code, fault.body, JSON_HEADERS];

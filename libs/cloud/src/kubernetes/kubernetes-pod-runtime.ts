@@ -777,6 +777,7 @@ export class KubernetesPodRuntime extends PodRuntime {
    * matters there.
    */
   private async tailLogs(podName: string, container: string, tail: number, signal?: AbortSignal, rethrow = false): Promise<string[]> {
+    if (!(tail > 0)) return [];
     try {
       const text = await this.call(`read logs of ${podName}`, signal, (options) =>
         this.core.readNamespacedPodLog({ name: podName, namespace: this.namespace, container, tailLines: tail }, options),

@@ -82,8 +82,9 @@ function waitingVerdict(pod: V1Pod, container: V1ContainerStatus, policy: Readin
   const since = timeOf(pod.status?.startTime) ?? timeOf(pod.metadata?.creationTimestamp) ?? policy.now();
   const waitedSeconds = (policy.now() - since) / 1000;
   if (HOPELESS_WAITING.has(reason)) return failed('cannot start');
-  if (reason === 'ErrImagePull') return isPermanentPullError(waiting.message) ? failed('cannot pull its image') : pending;
-  if (reason === 'ImagePullBackOff') {
+  // The kubelet alternates ErrImagePull (a try failed) and ImagePullBackOff (waiting to try
+  // again): both are one pull loop, bounded by the same number of back-offs.
+  if (reason === 'ErrImagePull' || reason === 'ImagePullBackOff') {
     if (isPermanentPullError(waiting.message)) return failed('cannot pull its image');
     const limit = policy.imagePullBackOffLimit;
     return waitedSeconds > backOffWindowSeconds(limit) ? failed(`cannot pull its image, still failing after ${limit} back-offs`) : pending;

@@ -256,6 +256,7 @@ describe('readLogs', () => {
     await expect(runtime.readLogs(ID, 'sim-d1-gzserver', 2)).resolves.toEqual(['two', 'three']);
     await expect(runtime.readLogs('d2', 'sim-d1-gzserver', 2)).resolves.toEqual([]);
     await expect(runtime.readLogs(ID, 'no-such-pod', 2)).resolves.toEqual([]);
+    await expect(runtime.readLogs(ID, 'sim-d1-gzserver', 0)).resolves.toEqual([]);
     // Waiting on its image: the server says 400 "waiting to start", which means no logs.
     cluster.schedule('sim-d1-robot-0', ROBOT_NODE);
     await expect(runtime.readLogs(ID, 'sim-d1-robot-0', 2)).resolves.toEqual([]);

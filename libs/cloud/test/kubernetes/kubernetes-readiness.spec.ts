@@ -99,6 +99,16 @@ describe('image pulls', () => {
     });
   });
 
+  it('ErrImagePull for a transient cause fails too once the pulls have failed past the bound', async () => {
+    const { cluster, runtime, clock } = await robotOnly();
+    cluster.wait(ROBOT, { reason: 'ErrImagePull', message: transient[1][1] });
+    clock.advance(151);
+    await expect(runtime.checkWorkload(ID, plan.pods)).resolves.toMatchObject({
+      state: 'failed',
+      error: { code: 'ErrImagePull', message: expect.stringContaining('still failing after 4 back-offs') },
+    });
+  });
+
   it('InvalidImageName fails at once', async () => {
     const { cluster, runtime } = await robotOnly();
     cluster.wait(ROBOT, { reason: 'InvalidImageName', message: 'Failed to apply default image tag "Registry.test/Scout": couldn\'t parse image name' });

@@ -27,6 +27,12 @@ export const statusCausesOf = (error: unknown): StatusCause[] => {
   return error instanceof ProviderError ? statusCausesOf(error.cause) : [];
 };
 
+/** The server's `details.retryAfterSeconds` of a refusal (429), 0 when it gave none. */
+export const retryAfterOf = (error: unknown): number => {
+  if (error instanceof ApiException) return statusBody(error).details?.retryAfterSeconds ?? 0;
+  return error instanceof ProviderError ? retryAfterOf(error.cause) : 0;
+};
+
 /** The eviction API's answer for a pod under several budgets: a 500 without a reason, not a server fault. */
 export const MULTIPLE_BUDGETS_MESSAGE = 'more than one PodDisruptionBudget';
 

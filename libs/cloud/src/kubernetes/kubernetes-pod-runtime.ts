@@ -30,7 +30,7 @@ import type {
   WorkloadRequest,
 } from '../ports';
 import { isCidr } from './cidr';
-import { apiStatusCode, classifyKubernetesError, statusCausesOf } from './errors';
+import { apiStatusCode, classifyKubernetesError, retryAfterOf, statusCausesOf } from './errors';
 import {
   INSTANCE_METADATA_CIDRS,
   POD_ROLE_LABEL,
@@ -119,6 +119,13 @@ export const DEFAULT_CLUSTER_DNS: PeerSelector = {
 
 /** When the drain began, on the node itself, so the deadline survives a restart of the worker. */
 export const DRAIN_STARTED_ANNOTATION = 'simdeploy.io/drain-started-at';
+/** Refused evictions so far, and when to ask again: the drain's back-off, on the node too. */
+export const DRAIN_REFUSALS_ANNOTATION = 'simdeploy.io/drain-eviction-refusals';
+export const DRAIN_RETRY_AT_ANNOTATION = 'simdeploy.io/drain-eviction-retry-at';
+
+/** 5 s after the first refusal, doubling, at most a minute; never sooner than the server's Retry-After. */
+const evictionBackOffMs = (refusals: number, retryAfterSeconds = 0): number =>
+  Math.max(retryAfterSeconds * 1000, Math.min(5_000 * 2 ** Math.max(0, refusals - 1), 60_000));
 
 const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
 
@@ -610,11 +617,29 @@ export class KubernetesPodRuntime extends PodRuntime {
     const pastDeadline = this.now() - startedAt >= this.drainTimeoutMs;
     const blocked: string[] = [];
     const throttled: string[] = [];
-    for (const pod of await this.evictablePods(nodeName, signal)) {
-      if (pod.metadata?.deletionTimestamp) continue;
-      const refusal = await this.evict(pod, nodeName, signal);
-      if (refusal?.kind === 'budget') blocked.push(`${qualified(pod)} (budget ${refusal.budget})`);
-      if (refusal?.kind === 'throttled') throttled.push(qualified(pod));
+    const annotations = node.metadata?.annotations ?? {};
+    const retryAt = timeOf(annotations[DRAIN_RETRY_AT_ANNOTATION]) ?? 0;
+    // Past the deadline the evictions are asked once more, to know whether a budget still refuses.
+    const backingOff = this.now() < retryAt && !pastDeadline;
+    if (!backingOff) {
+      let retryAfter = 0;
+      for (const pod of await this.evictablePods(nodeName, signal)) {
+        if (pod.metadata?.deletionTimestamp) continue;
+        const refusal = await this.evict(pod, nodeName, signal);
+        if (refusal?.kind === 'budget') blocked.push(`${qualified(pod)} (budget ${refusal.budget})`);
+        if (refusal?.kind === 'throttled') throttled.push(qualified(pod));
+        retryAfter = Math.max(retryAfter, refusal?.retryAfterSeconds ?? 0);
+      }
+      if (blocked.length + throttled.length > 0) {
+        const refusals = Number(annotations[DRAIN_REFUSALS_ANNOTATION] ?? 0) + 1;
+        const next = new Date(this.now() + evictionBackOffMs(refusals, retryAfter)).toISOString();
+        await this.call(`note refused evictions on ${nodeName}`, signal, (options) =>
+          this.core.patchNode(
+            { name: nodeName, body: { metadata: { annotations: { [DRAIN_REFUSALS_ANNOTATION]: String(refusals), [DRAIN_RETRY_AT_ANNOTATION]: next } } } },
+            setHeaderOptions('Content-Type', PatchStrategy.MergePatch, options),
+          ),
+        );
+      }
     }
     const remaining = (await this.evictablePods(nodeName, signal)).map(qualified);
     if (blocked.length > 0 && pastDeadline && isNodeReady(node)) {
@@ -626,7 +651,11 @@ export class KubernetesPodRuntime extends PodRuntime {
     }
     const waitingFor = remaining.length > 0 ? remaining : [];
     if (waitingFor.length > 0 && isNodeReady(node) && !pastDeadline) {
-      const why = [...blocked.map((b) => `eviction refused: ${b}`), ...throttled.map((t) => `eviction throttled: ${t}`)];
+      const why = [
+        ...blocked.map((b) => `eviction refused: ${b}`),
+        ...throttled.map((t) => `eviction throttled: ${t}`),
+        ...(backingOff ? [`refused evictions asked again at ${new Date(retryAt).toISOString()}`] : []),
+      ];
       return { deleted: false, detail: `draining ${nodeName}: waiting for ${waitingFor.join(', ')}${why.length ? ` (${why.join('; ')})` : ''}` };
     }
     await this.ensureDeleted(`delete node ${nodeName}`, signal, (options) => this.core.deleteNode({ name: nodeName }, options));
@@ -643,7 +672,11 @@ export class KubernetesPodRuntime extends PodRuntime {
     return onNode.filter((pod) => !isDaemonSetPod(pod) && !isMirrorPod(pod));
   }
 
-  private async evict(pod: V1Pod, nodeName: string, signal?: AbortSignal): Promise<{ kind: 'budget'; budget: string } | { kind: 'throttled' } | undefined> {
+  private async evict(
+    pod: V1Pod,
+    nodeName: string,
+    signal?: AbortSignal,
+  ): Promise<{ kind: 'budget' | 'throttled'; budget?: string; retryAfterSeconds?: number } | undefined> {
     const name = pod.metadata?.name ?? '';
     const namespace = pod.metadata?.namespace ?? this.namespace;
     try {
@@ -668,7 +701,8 @@ export class KubernetesPodRuntime extends PodRuntime {
       }
       if (code !== 429) throw error;
       const budgetName = budgetNameOf(error);
-      if (!budgetName) return { kind: 'throttled' };
+      const retryAfterSeconds = retryAfterOf(error);
+      if (!budgetName) return { kind: 'throttled', retryAfterSeconds };
       const never = await this.readBudget(namespace, budgetName, signal).then((b) => (b ? neverAllowsDisruption(b) : undefined));
       if (never) {
         throw new ProviderError(
@@ -678,7 +712,7 @@ export class KubernetesPodRuntime extends PodRuntime {
           { cause: error },
         );
       }
-      return { kind: 'budget', budget: `${namespace}/${budgetName}` };
+      return { kind: 'budget', budget: `${namespace}/${budgetName}`, retryAfterSeconds };
     }
   }
 

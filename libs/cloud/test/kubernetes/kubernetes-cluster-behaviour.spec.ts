@@ -170,6 +170,30 @@ describe('eviction refusals (finding 4)', () => {
     expect(cluster.get('nodes', ROBOT_NODE)).toBeDefined();
   });
 
+  it('backs off between refused evictions (5 s, doubling), keeping the schedule on the node', async () => {
+    const { cluster, runtime, clock } = setup();
+    foreignPod(cluster);
+    cluster.put('poddisruptionbudgets', budget('batch-pdb', { minAvailable: 1 }, { disruptionsAllowed: 0, currentHealthy: 1, desiredHealthy: 1, expectedPods: 2 }));
+    const evictions = () => cluster.calls().filter((c) => c.includes('/eviction')).length;
+
+    await runtime.deleteNodes(ID, [ROBOT_NODE]);
+    expect(evictions()).toBe(1);
+    clock.advance(4);
+    const waiting = await runtime.deleteNodes(ID, [ROBOT_NODE]);
+    expect(evictions()).toBe(1);
+    expect(waiting.detail).toContain('batch-job');
+    clock.advance(1);
+    await runtime.deleteNodes(ID, [ROBOT_NODE]);
+    expect(evictions()).toBe(2);
+    clock.advance(9);
+    await runtime.deleteNodes(ID, [ROBOT_NODE]);
+    expect(evictions()).toBe(2);
+    clock.advance(1);
+    await runtime.deleteNodes(ID, [ROBOT_NODE]);
+    expect(evictions()).toBe(3);
+    expect(cluster.get('nodes', ROBOT_NODE)?.metadata.annotations).toMatchObject({ 'simdeploy.io/drain-eviction-refusals': '3' });
+  });
+
   it('fails permanently at once on a budget that never allows a disruption (maxUnavailable: 0)', async () => {
     const { cluster, runtime } = setup();
     foreignPod(cluster);
@@ -195,12 +219,15 @@ describe('eviction refusals (finding 4)', () => {
     expect((error as Error).message).toContain('team-wide');
   });
 
-  it('retries plain API throttling (429 without a budget) on the next call', async () => {
-    const { cluster, runtime } = setup();
+  it('retries plain API throttling (429 without a budget) after its back-off, honouring Retry-After', async () => {
+    const { cluster, runtime, clock } = setup();
     foreignPod(cluster);
-    cluster.failNext('POST', /\/eviction/, 429, status(429, 'TooManyRequests', 'Too many requests, please try again later.', { retryAfterSeconds: 1 }));
+    cluster.failNext('POST', /\/eviction/, 429, status(429, 'TooManyRequests', 'Too many requests, please try again later.', { retryAfterSeconds: 8 }));
 
     await expect(runtime.deleteNodes(ID, [ROBOT_NODE])).resolves.toMatchObject({ gone: false });
+    clock.advance(7);
+    await expect(runtime.deleteNodes(ID, [ROBOT_NODE])).resolves.toMatchObject({ gone: false });
+    clock.advance(1);
     await expect(runtime.deleteNodes(ID, [ROBOT_NODE])).resolves.toMatchObject({ gone: true });
   });
 });

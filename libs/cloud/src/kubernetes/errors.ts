@@ -1,10 +1,18 @@
 import { ApiException } from '@kubernetes/client-node';
 import { ProviderError } from '../ports';
 
+/** One `details.causes` entry of a `Status`: the eviction API names a disruption budget there. */
+export interface StatusCause {
+  reason?: string;
+  message?: string;
+  field?: string;
+}
+
 /** The parts of a Kubernetes `Status` body that explain a refusal. */
 interface StatusBody {
   reason?: string;
   message?: string;
+  details?: { causes?: StatusCause[]; retryAfterSeconds?: number };
 }
 
 /** The HTTP status of an API refusal (also inside a classified error), or undefined for anything else. */
@@ -12,6 +20,41 @@ export const apiStatusCode = (error: unknown): number | undefined => {
   if (error instanceof ApiException) return error.code;
   return error instanceof ProviderError ? apiStatusCode(error.cause) : undefined;
 };
+
+/** The causes of an API refusal (also inside a classified error), empty for anything else. */
+export const statusCausesOf = (error: unknown): StatusCause[] => {
+  if (error instanceof ApiException) return statusBody(error).details?.causes ?? [];
+  return error instanceof ProviderError ? statusCausesOf(error.cause) : [];
+};
+
+/** The server's `details.retryAfterSeconds` of a refusal (429), 0 when it gave none. */
+export const retryAfterOf = (error: unknown): number => {
+  if (error instanceof ApiException) return statusBody(error).details?.retryAfterSeconds ?? 0;
+  return error instanceof ProviderError ? retryAfterOf(error.cause) : 0;
+};
+
+/** The eviction API's answer for a pod under several budgets: a 500 without a reason, not a server fault. */
+export const MULTIPLE_BUDGETS_MESSAGE = 'more than one PodDisruptionBudget';
+
+/**
+ * Node's codes for a certificate the client does not trust: a wrong CA bundle or server
+ * name in the kubeconfig, which no retry fixes.
+ */
+const TLS_TRUST_ERRORS = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'INVALID_CA',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
 
 /** The client keeps the response body as text; an API server answers with a JSON `Status`. */
 function statusBody(error: ApiException<unknown>): StatusBody {
@@ -30,16 +73,20 @@ const isTransientStatus = (code: number): boolean => code === 408 || code === 42
 
 /**
  * Sorts any failure of a Kubernetes call: throttling (429), server trouble (5xx), timeouts
- * and network errors are transient; refusals (400, 401, 403, 404, 409, 422) are permanent
- * and carry the API server's own message.
+ * and network errors are transient; refusals (400, 401, 403, 404, 409, 410, 422), an
+ * untrusted TLS certificate and the eviction API's "more than one PodDisruptionBudget" 500
+ * are permanent and carry the API server's own message.
  */
 export function classifyKubernetesError(error: unknown, doing?: string): ProviderError {
   if (error instanceof ProviderError) return error;
   const prefix = doing ? `${doing}: ` : '';
   if (error instanceof ApiException) {
     const status = statusBody(error);
-    const code = status.reason || `Http${error.code}`;
     const message = status.message || `the API server answered HTTP ${error.code}`;
+    if (error.code === 500 && message.includes(MULTIPLE_BUDGETS_MESSAGE)) {
+      return new ProviderError('MultipleDisruptionBudgets', `${prefix}${message}`, false, { cause: error });
+    }
+    const code = status.reason || `Http${error.code}`;
     return new ProviderError(code, `${prefix}${message}`, isTransientStatus(error.code), { cause: error });
   }
   // Checked by shape: an AbortSignal's DOMException may come from another realm than Error.
@@ -52,7 +99,7 @@ export function classifyKubernetesError(error: unknown, doing?: string): Provide
   // node-fetch reports connection failures as FetchError; an aborted signal gives AbortError.
   if (name === 'FetchError' || name === 'AbortError') {
     const code = typeof errno === 'string' && errno ? errno : name;
-    return new ProviderError(code, `${prefix}${text}`, true, { cause: error });
+    return new ProviderError(code, `${prefix}${text}`, !TLS_TRUST_ERRORS.has(code), { cause: error });
   }
   return new ProviderError('KubernetesClientError', `${prefix}${text}`, false, { cause: error });
 }

@@ -3,14 +3,24 @@ import { CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-n
 import { planWorkload } from '@simdeploy/domain';
 import type { NodeRecord, NodeRole, SimulationSpec } from '@simdeploy/domain';
 import { waitFor } from '@simdeploy/testing';
-import { DEPLOYMENT_TAG, KubernetesPodRuntime, NODE_ROLE_TAG, loadDefaultKubeConfig } from '../../src';
+import {
+  DEPLOYMENT_TAG,
+  KubernetesPodRuntime,
+  NODE_RESTRICTED_DEPLOYMENT_LABEL,
+  NODE_RESTRICTED_ROLE_LABEL,
+  NODE_ROLE_TAG,
+  ProviderError,
+  loadDefaultKubeConfig,
+} from '../../src';
 import type { ReadinessCheck } from '../../src';
 
 /**
  * Opt-in: runs against the cluster KUBECONFIG points at. It labels one or two Ready nodes as
  * the deployment's (the EC2 bootstrap does that in production), runs tiny images in
  * SIMDEPLOY_K8S_NAMESPACE (default `default`), waits until ready, deletes everything and
- * removes the labels. It never deletes nodes.
+ * removes the labels. A second case holds a pod Terminating (a finalizer, on a cordoned
+ * node) to see deletion report it and a create meet "object is being deleted". It never
+ * deletes nodes, and uncordons what it cordoned.
  */
 const env = process.env;
 
@@ -26,11 +36,12 @@ if (!env.KUBECONFIG) {
     const runtime = new KubernetesPodRuntime({
       kubeConfig,
       namespace,
-      controlPlaneCidr: env.SIMDEPLOY_CONTROL_PLANE_CIDR ?? '10.0.0.0/8',
       simulatorPort: 80,
       deleteGracePeriodSeconds: 1,
     });
     const labelled: string[] = [];
+    const cordoned: string[] = [];
+    const HOLD = 'simdeploy.io/live-test-hold';
 
     const setNodeLabels = (name: string, labels: Record<string, string | null>) =>
       core.patchNode(
@@ -38,12 +49,46 @@ if (!env.KUBECONFIG) {
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       );
 
+    const setPodFinalizers = (name: string, finalizers: string[] | null) =>
+      core.patchNamespacedPod(
+        { name, namespace, body: { metadata: { finalizers } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    const setUnschedulable = (name: string, unschedulable: boolean) =>
+      core.patchNode({ name, body: { spec: { unschedulable } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+
     afterAll(async () => {
+      const held = await core.listNamespacedPod({ namespace, labelSelector: `${DEPLOYMENT_TAG}=${deploymentId}` }).catch(() => ({ items: [] }));
+      await Promise.all(held.items.map((pod) => setPodFinalizers(pod.metadata?.name ?? '', null).catch(() => undefined)));
       await runtime.deleteWorkload(deploymentId).catch(() => undefined);
+      await Promise.all(cordoned.map((name) => setUnschedulable(name, false).catch(() => undefined)));
       await Promise.all(
-        labelled.map((name) => setNodeLabels(name, { [DEPLOYMENT_TAG]: null, [NODE_ROLE_TAG]: null }).catch(() => undefined)),
+        labelled.map((name) =>
+          setNodeLabels(name, {
+            [DEPLOYMENT_TAG]: null,
+            [NODE_ROLE_TAG]: null,
+            [NODE_RESTRICTED_DEPLOYMENT_LABEL]: null,
+            [NODE_RESTRICTED_ROLE_LABEL]: null,
+          }).catch(() => undefined),
+        ),
       );
     });
+
+    /** Labels the first Ready node as the deployment's simulator node and waits until the runtime calls it ready. */
+    async function simulatorNodeOnly(): Promise<NodeRecord[]> {
+      const ready = (await core.listNode()).items.filter(
+        (node) => !node.spec?.unschedulable && node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      );
+      expect(ready.length).toBeGreaterThan(0);
+      const name = ready[0].metadata?.name ?? '';
+      await setNodeLabels(name, { [DEPLOYMENT_TAG]: deploymentId, [NODE_ROLE_TAG]: 'simulator' });
+      if (!labelled.includes(name)) labelled.push(name);
+      await waitFor(async () => (await runtime.checkNodesJoined(deploymentId, [name])).state === 'ready', {
+        timeoutMs: 30_000,
+        description: 'labelled node reported ready',
+      });
+      return [{ role: 'simulator', index: 0, clientToken: 'live-simulator', instanceType: 'existing', nodeName: name }];
+    }
 
     it('creates a workload, sees it ready, deletes it and sees it gone', async () => {
       const ready = (await core.listNode()).items.filter(
@@ -100,5 +145,41 @@ if (!env.KUBECONFIG) {
       });
       expect((await runtime.listManagedWorkloads()).some((w) => w.deploymentId === deploymentId)).toBe(false);
     }, 420_000);
+
+    it('reports a pod held Terminating on a cordoned node as not gone, and a create of its name as "being deleted"', async () => {
+      const nodes = await simulatorNodeOnly();
+      const spec: SimulationSpec = {
+        world: 'empty',
+        simulatorImage: env.SIMDEPLOY_LIVE_SIMULATOR_IMAGE ?? 'nginx:1.27-alpine',
+        robots: [],
+        nodeInstanceType: 'existing',
+        labels: {},
+      };
+      const plan = planWorkload(deploymentId, spec);
+      const simulator = plan.pods[0].name;
+      await runtime.createWorkload({ deploymentId, owner: 'live-test', spec, plan, nodes });
+      // A finalizer keeps the pod Terminating whatever its kubelet does, as a lost kubelet would.
+      await setPodFinalizers(simulator, [HOLD]);
+      const nodeName = nodes[0].nodeName ?? '';
+      await setUnschedulable(nodeName, true);
+      cordoned.push(nodeName);
+
+      const deleting = await runtime.deleteWorkload(deploymentId);
+      expect(deleting.gone).toBe(false);
+      expect(deleting.detail).toContain(simulator);
+      const held = await core.readNamespacedPod({ name: simulator, namespace });
+      expect(held.metadata?.deletionTimestamp).toBeDefined();
+
+      const error = await runtime.createWorkload({ deploymentId, owner: 'live-test', spec, plan, nodes }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ProviderError);
+      expect(error).toMatchObject({ code: 'ObjectBeingDeleted', transient: true });
+
+      await setPodFinalizers(simulator, null);
+      await waitFor(async () => (await runtime.deleteWorkload(deploymentId)).gone, {
+        timeoutMs: 120_000,
+        intervalMs: 2_000,
+        description: 'workload gone once the pod is released',
+      });
+    }, 300_000);
   });
 }

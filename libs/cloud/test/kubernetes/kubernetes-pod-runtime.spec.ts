@@ -1,65 +1,11 @@
-import { planWorkload } from '@simdeploy/domain';
-import type { NodeRecord, SimulationSpec } from '@simdeploy/domain';
 import nock from 'nock';
 import { waitFor } from '@simdeploy/testing';
 import { KubernetesPodRuntime, ProviderError } from '../../src';
-import type { WorkloadRequest } from '../../src';
-import { FAKE_SERVER, JSON_HEADERS, fakeKubernetesApi, kubeConfigFor, status } from './fake-kubernetes-api';
+import { FAKE_SERVER, FakeCluster, kubeConfigFor, resetFakeApi, status } from './fake-kubernetes-api';
+import type { Obj } from './fake-kubernetes-api';
+import { DEPLOYMENT, ID, NS, POLICIES, PODS, ROBOT_NODE, SERVICES, SIM_NODE, launched, nodes, plan, request, setup, useFakeApi } from './fixtures';
 
-const NS = 'simdeploy';
-const ID = 'd1';
-const DEPLOYMENT = 'simdeploy.io/deployment-id=d1';
-const POLICIES = `/apis/networking.k8s.io/v1/namespaces/${NS}/networkpolicies`;
-const PODS = `/api/v1/namespaces/${NS}/pods`;
-const SERVICES = `/api/v1/namespaces/${NS}/services`;
-
-const spec: SimulationSpec = {
-  world: 'warehouse',
-  simulatorImage: 'registry.test/gzserver:11',
-  robots: [{ name: 'scout', image: 'registry.test/scout:2' }],
-  nodeInstanceType: 'm5.large',
-  labels: {},
-};
-const plan = planWorkload(ID, spec);
-const nodes: NodeRecord[] = [
-  { role: 'simulator', index: 0, clientToken: 't0', instanceType: 'm5.large', instanceId: 'i-1', nodeName: 'ip-10-0-1-1' },
-  { role: 'robots', index: 0, clientToken: 't1', instanceType: 'm5.large', instanceId: 'i-2', nodeName: 'ip-10-0-1-2' },
-];
-const request: WorkloadRequest = { deploymentId: ID, owner: 'alice@example.com', spec, plan, nodes };
-
-const runtime = () =>
-  new KubernetesPodRuntime({ kubeConfig: kubeConfigFor(FAKE_SERVER), controlPlaneCidr: '10.0.0.0/24' });
-
-const echo = (_uri: string, body: unknown) => body as Record<string, unknown>;
-
-/** What the API server says about a pod: phase, readiness and its container's state. */
-function podStatus(name: string, phase: string, ready: boolean, state: object = { running: {} }) {
-  return {
-    metadata: { name, namespace: NS, labels: { 'simdeploy.io/deployment-id': ID } },
-    status: {
-      phase,
-      conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }],
-      containerStatuses: [{ name: 'main', ready, restartCount: 0, image: 'x', imageID: '', state }],
-    },
-  };
-}
-
-const listOf = (items: object[]) => ({ metadata: {}, items });
-
-beforeAll(() => {
-  nock.disableNetConnect();
-  nock.enableNetConnect('127.0.0.1');
-});
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.abortPendingRequests();
-  nock.cleanAll();
-  expect(pending).toEqual([]);
-});
-afterAll(() => {
-  nock.enableNetConnect();
-  nock.restore();
-});
+useFakeApi();
 
 const labelsOf = (role: string, robotIndex?: string) => ({
   'simdeploy.io/deployment-id': ID,
@@ -76,58 +22,26 @@ const selects = (role: string, robotIndex?: string) => ({
     },
   },
 });
-const DNS = {
-  to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } } }],
-  ports: [
-    { protocol: 'UDP', port: 53 },
-    { protocol: 'TCP', port: 53 },
-  ],
-};
-
 describe('createWorkload', () => {
   it('creates the network policies, then the pods, then the service, all labelled for the deployment', async () => {
-    const api = fakeKubernetesApi();
-    api.scope.post(POLICIES).times(4).reply(201, echo).post(PODS).times(3).reply(201, echo).post(SERVICES).reply(201, echo);
+    const { cluster, runtime } = setup();
+    const api = cluster;
 
-    await runtime().createWorkload(request);
+    await runtime.createWorkload(request);
 
     const kinds = api.requests.map((r) => (r.body as { kind: string }).kind);
     expect(kinds).toEqual(['NetworkPolicy', 'NetworkPolicy', 'NetworkPolicy', 'NetworkPolicy', 'Pod', 'Pod', 'Pod', 'Service']);
     expect(api.requests.every((r) => r.headers.authorization === 'Bearer test-token')).toBe(true);
 
-    const policies = new Map(api.requests.slice(0, 4).map((r) => [(r.body as { metadata: { name: string } }).metadata.name, r.body]));
-    expect(policies.get('sim-d1-default-deny')).toEqual({
-      apiVersion: 'networking.k8s.io/v1',
-      kind: 'NetworkPolicy',
-      metadata: { name: 'sim-d1-default-deny', namespace: NS, labels: { 'simdeploy.io/deployment-id': ID, 'simdeploy.io/managed-by': 'simdeploy' } },
-      spec: { podSelector: { matchLabels: { 'simdeploy.io/deployment-id': ID } }, policyTypes: ['Ingress', 'Egress'] },
-    });
-    expect(policies.get('sim-d1-gzserver')).toEqual({
-      apiVersion: 'networking.k8s.io/v1',
-      kind: 'NetworkPolicy',
-      metadata: { name: 'sim-d1-gzserver', namespace: NS, labels: labelsOf('simulator') },
-      spec: {
-        ...selects('simulator'),
-        policyTypes: ['Ingress', 'Egress'],
-        ingress: [{ from: [selects('bridge'), { ipBlock: { cidr: '10.0.0.0/24' } }] }],
-        egress: [DNS, {}],
-      },
-    });
-    expect(policies.get('sim-d1-bridge-0')).toMatchObject({
-      metadata: { labels: labelsOf('bridge', '0') },
-      spec: {
-        ...selects('bridge', '0'),
-        ingress: [{ from: [selects('simulator'), selects('robot', '0')] }],
-        egress: [DNS, { to: [selects('simulator'), selects('robot', '0')] }],
-      },
-    });
-    expect(policies.get('sim-d1-robot-0')).toMatchObject({
-      metadata: { labels: labelsOf('robot', '0') },
-      spec: { ...selects('robot', '0'), ingress: [{ from: [selects('bridge', '0')] }], egress: [DNS, { to: [selects('bridge', '0')] }] },
-    });
+    // The rules inside the policies are specified in kubernetes-manifests.spec.ts.
+    const policies = new Map(api.requests.slice(0, 4).map((r) => [(r.body as { metadata: { name: string } }).metadata.name, r.body as Obj]));
+    expect([...policies.keys()].sort()).toEqual(['sim-d1-bridge-0', 'sim-d1-default-deny', 'sim-d1-gzserver', 'sim-d1-robot-0']);
+    expect(policies.get('sim-d1-gzserver')?.metadata.labels).toEqual(labelsOf('simulator'));
+    expect(policies.get('sim-d1-bridge-0')).toMatchObject({ metadata: { labels: labelsOf('bridge', '0') }, spec: selects('bridge', '0') });
+    expect(policies.get('sim-d1-robot-0')).toMatchObject({ metadata: { labels: labelsOf('robot', '0') }, spec: selects('robot', '0') });
 
     const pods = new Map(api.requests.slice(4, 7).map((r) => [(r.body as { metadata: { name: string } }).metadata.name, r.body]));
-    expect(pods.get('sim-d1-gzserver')).toEqual({
+    expect(pods.get('sim-d1-gzserver')).toMatchObject({
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: {
@@ -138,9 +52,6 @@ describe('createWorkload', () => {
       },
       spec: {
         restartPolicy: 'Never',
-        automountServiceAccountToken: false,
-        nodeSelector: { 'simdeploy.io/deployment-id': ID, 'simdeploy.io/node-role': 'simulator' },
-        tolerations: [{ key: 'simdeploy.io/deployment-id', operator: 'Equal', value: ID, effect: 'NoSchedule' }],
         containers: [
           {
             name: 'simulator',
@@ -158,7 +69,6 @@ describe('createWorkload', () => {
     expect(pods.get('sim-d1-robot-0')).toMatchObject({
       metadata: { labels: labelsOf('robot', '0') },
       spec: {
-        nodeSelector: { 'simdeploy.io/deployment-id': ID, 'simdeploy.io/node-role': 'robots' },
         containers: [
           {
             name: 'robot',
@@ -175,7 +85,6 @@ describe('createWorkload', () => {
     expect(pods.get('sim-d1-bridge-0')).toMatchObject({
       metadata: { labels: labelsOf('bridge', '0') },
       spec: {
-        nodeSelector: { 'simdeploy.io/node-role': 'robots' },
         containers: [{ env: expect.arrayContaining([{ name: 'SIMULATOR_ADDRESS', value: 'sim-d1-gzserver:11345' }]) }],
       },
     });
@@ -197,117 +106,96 @@ describe('createWorkload', () => {
     });
   });
 
-  it('treats objects that already exist (409) as created, so a retry after a crash succeeds', async () => {
-    const api = fakeKubernetesApi();
-    const exists = status(409, 'AlreadyExists', 'already exists');
-    api.scope
-      .post(POLICIES).times(4).reply(409, exists, JSON_HEADERS)
-      .post(PODS).times(3).reply(409, exists, JSON_HEADERS)
-      .post(SERVICES).reply(409, exists, JSON_HEADERS);
-
-    await expect(runtime().createWorkload(request)).resolves.toBeUndefined();
-    expect(api.calls()).toHaveLength(8);
+  it('creates nothing twice: a second call after a crash meets its own objects and succeeds', async () => {
+    const { cluster, runtime } = setup();
+    await runtime.createWorkload(request);
+    await expect(runtime.createWorkload(request)).resolves.toBeUndefined();
+    expect(cluster.list('pods')).toHaveLength(3);
+    expect(cluster.list('networkpolicies')).toHaveLength(4);
+    expect(cluster.list('services')).toHaveLength(1);
   });
 
   it('stops with a permanent error carrying the API message when forbidden, before any pod exists', async () => {
-    const api = fakeKubernetesApi();
+    const { cluster, runtime } = setup();
     const forbidden = status(403, 'Forbidden', 'networkpolicies.networking.k8s.io is forbidden: User "launcher" cannot create');
-    api.scope.post(POLICIES).times(4).reply(403, forbidden, JSON_HEADERS);
+    cluster.failNext('POST', /networkpolicies$/, 403, forbidden, 4);
 
-    const error = await runtime().createWorkload(request).catch((e: unknown) => e);
+    const error = await runtime.createWorkload(request).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(ProviderError);
     expect(error).toMatchObject({ code: 'Forbidden', transient: false });
     expect((error as Error).message).toContain('User "launcher" cannot create');
-    expect(api.calls().every((c) => c.startsWith(`POST ${POLICIES}`))).toBe(true);
+    expect(cluster.calls().every((c) => c.startsWith(`POST ${POLICIES}`))).toBe(true);
+    expect(cluster.list('pods')).toEqual([]);
   });
 
   it('refuses a plan whose pods have no node to run on, without calling the API', async () => {
-    fakeKubernetesApi();
-    const error = await runtime()
-      .createWorkload({ ...request, nodes: nodes.filter((n) => n.role === 'simulator') })
-      .catch((e: unknown) => e);
+    const { cluster, runtime } = setup();
+    const error = await runtime.createWorkload({ ...request, nodes: nodes.filter((n) => n.role === 'simulator') }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'NoNodeForPods', transient: false });
+    expect(cluster.calls()).toEqual([]);
   });
 });
 
 describe('checkWorkload', () => {
-  const listPods = (items: object[]) =>
-    fakeKubernetesApi().scope.get(PODS).query({ labelSelector: DEPLOYMENT }).reply(200, listOf(items), JSON_HEADERS);
-
   it('is ready when every planned pod runs and is Ready', async () => {
-    listPods(plan.pods.map((p) => podStatus(p.name, 'Running', true)));
-    await expect(runtime().checkWorkload(ID, plan.pods)).resolves.toEqual({ state: 'ready' });
+    const { cluster, runtime } = await launched();
+    for (const pod of plan.pods) cluster.run(pod.name);
+    await expect(runtime.checkWorkload(ID, plan.pods)).resolves.toEqual({ state: 'ready' });
+    expect(cluster.calls()).toContain(`GET ${PODS}?labelSelector=${DEPLOYMENT}`);
+  });
+
+  it('counts only its own deployment\'s pods (the list is selected by label)', async () => {
+    const { cluster, runtime } = await launched();
+    for (const pod of plan.pods) cluster.run(pod.name);
+    // Another deployment's pod that happens to carry a planned name cannot make this one ready.
+    await expect(runtime.checkWorkload('d2', plan.pods)).resolves.toMatchObject({ state: 'pending' });
+    expect(cluster.calls()).toContain(`GET ${PODS}?labelSelector=simdeploy.io/deployment-id=d2`);
   });
 
   it('is pending while a pod is missing or not yet Ready', async () => {
-    listPods([podStatus('sim-d1-gzserver', 'Running', false), podStatus('sim-d1-bridge-0', 'Running', true)]);
-    await expect(runtime().checkWorkload(ID, plan.pods)).resolves.toEqual({
+    const { cluster, runtime } = setup();
+    await runtime.createWorkload(request);
+    cluster.schedule('sim-d1-gzserver', SIM_NODE);
+    cluster.schedule('sim-d1-bridge-0', ROBOT_NODE);
+    cluster.run('sim-d1-gzserver', { ready: false });
+    cluster.run('sim-d1-bridge-0');
+    // Someone deleted the robot pod before the scheduler bound it.
+    await fetchDelete(cluster, 'sim-d1-robot-0');
+    await expect(runtime.checkWorkload(ID, plan.pods)).resolves.toMatchObject({
       state: 'pending',
       detail: 'waiting for pods: sim-d1-gzserver (Running), sim-d1-robot-0 (missing)',
     });
   });
 
-  it('fails with the waiting reason and the last log lines when an image cannot be pulled', async () => {
-    const api = fakeKubernetesApi();
-    api.scope
-      .get(PODS)
-      .query({ labelSelector: DEPLOYMENT })
-      .reply(200, listOf([
-        podStatus('sim-d1-gzserver', 'Running', true),
-        podStatus('sim-d1-robot-0', 'Pending', false, {
-          waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image "registry.test/scout:2"' },
-        }),
-        podStatus('sim-d1-bridge-0', 'Running', true),
-      ]), JSON_HEADERS)
-      .get(`${PODS}/sim-d1-robot-0/log`)
-      .query({ tailLines: '20' })
-      .reply(200, 'pulling layer 1\npull failed: unauthorized\n', { 'content-type': 'text/plain' });
-
-    await expect(runtime().checkWorkload(ID, plan.pods)).resolves.toEqual({
-      state: 'failed',
-      error: {
-        code: 'ImagePullBackOff',
-        message: 'sim-d1-robot-0: container main ImagePullBackOff: Back-off pulling image "registry.test/scout:2"',
-        transient: false,
-      },
-      logs: ['pulling layer 1', 'pull failed: unauthorized'],
-    });
-  });
-
   it('fails when a container exited, and still answers when its logs cannot be read', async () => {
-    const api = fakeKubernetesApi();
-    api.scope
-      .get(PODS)
-      .query({ labelSelector: DEPLOYMENT })
-      .reply(200, listOf([podStatus('sim-d1-gzserver', 'Failed', false, { terminated: { exitCode: 137, reason: 'OOMKilled' } })]), JSON_HEADERS)
-      .get(`${PODS}/sim-d1-gzserver/log`)
-      .query(true)
-      .reply(400, status(400, 'BadRequest', 'container is terminated'), JSON_HEADERS);
+    const { cluster, runtime } = await launched();
+    cluster.terminate('sim-d1-gzserver', { exitCode: 137, reason: 'OOMKilled' });
+    cluster.failNext('GET', /\/pods\/sim-d1-gzserver\/log/, 500, status(500, 'InternalError', 'kubelet unreachable'));
 
-    await expect(runtime().checkWorkload(ID, plan.pods)).resolves.toEqual({
+    await expect(runtime.checkWorkload(ID, plan.pods)).resolves.toMatchObject({
       state: 'failed',
-      error: { code: 'OOMKilled', message: 'sim-d1-gzserver: container main exited with code 137', transient: false },
+      error: { code: 'OOMKilled', transient: false },
       logs: [],
     });
   });
 });
 
+/** Deletes one pod at once through the API, as `kubectl delete --grace-period=0` would. */
+async function fetchDelete(cluster: FakeCluster, name: string): Promise<void> {
+  const { CoreV1Api } = await import('@kubernetes/client-node');
+  await kubeConfigFor(FAKE_SERVER).makeApiClient(CoreV1Api).deleteNamespacedPod({ name, namespace: NS, gracePeriodSeconds: 0 });
+  expect(cluster.get('pods', name)).toBeUndefined();
+}
+
 describe('deleteWorkload', () => {
   it('deletes pods, then services, then the network policies once no pod is left, and reports gone', async () => {
-    const api = fakeKubernetesApi();
-    api.scope
-      .delete(PODS).query({ labelSelector: DEPLOYMENT, gracePeriodSeconds: '30' }).reply(200, { kind: 'Status', status: 'Success' }, JSON_HEADERS)
-      .get(SERVICES).query({ labelSelector: DEPLOYMENT }).reply(200, listOf([{ metadata: { name: 'sim-d1-gzserver' } }]), JSON_HEADERS)
-      .delete(`${SERVICES}/sim-d1-gzserver`).reply(200, { kind: 'Status', status: 'Success' }, JSON_HEADERS)
-      .get(PODS).query({ labelSelector: DEPLOYMENT }).reply(200, listOf([]), JSON_HEADERS)
-      .delete(POLICIES).query({ labelSelector: DEPLOYMENT }).reply(200, { kind: 'Status', status: 'Success' }, JSON_HEADERS)
-      .get(SERVICES).query({ labelSelector: DEPLOYMENT }).reply(200, listOf([]), JSON_HEADERS)
-      .get(POLICIES).query({ labelSelector: DEPLOYMENT }).reply(200, listOf([]), JSON_HEADERS);
+    const { cluster, runtime } = await launched();
+    for (const pod of plan.pods) cluster.run(pod.name);
 
-    await expect(runtime().deleteWorkload(ID)).resolves.toEqual({ gone: true });
+    await expect(runtime.deleteWorkload(ID)).resolves.toMatchObject({ gone: true });
 
-    const calls = api.calls();
+    const calls = cluster.calls().filter((c) => !c.startsWith('POST'));
     expect(calls.slice(0, 5)).toEqual([
       `DELETE ${PODS}?gracePeriodSeconds=30&labelSelector=${DEPLOYMENT}`,
       `GET ${SERVICES}?labelSelector=${DEPLOYMENT}`,
@@ -315,127 +203,95 @@ describe('deleteWorkload', () => {
       `GET ${PODS}?labelSelector=${DEPLOYMENT}`,
       `DELETE ${POLICIES}?labelSelector=${DEPLOYMENT}`,
     ]);
-    expect(calls.slice(5).sort()).toEqual([`GET ${SERVICES}?labelSelector=${DEPLOYMENT}`, `GET ${POLICIES}?labelSelector=${DEPLOYMENT}`]);
+    expect(cluster.list('pods')).toEqual([]);
+    expect(cluster.list('services')).toEqual([]);
+    expect(cluster.list('networkpolicies')).toEqual([]);
   });
 
-  it('keeps the network policies while pods are still terminating, and a missing service counts as deleted', async () => {
-    const api = fakeKubernetesApi();
-    api.scope
-      .delete(PODS).query(true).reply(200, { kind: 'Status', status: 'Success' }, JSON_HEADERS)
-      .get(SERVICES).query(true).reply(200, listOf([{ metadata: { name: 'sim-d1-gzserver' } }]), JSON_HEADERS)
-      .delete(`${SERVICES}/sim-d1-gzserver`).reply(404, status(404, 'NotFound', 'services "sim-d1-gzserver" not found'), JSON_HEADERS)
-      .get(PODS).query(true).reply(200, listOf([podStatus('sim-d1-gzserver', 'Running', false)]), JSON_HEADERS);
+  it('keeps the network policies while pods are still terminating', async () => {
+    const { cluster, runtime } = await launched();
+    for (const pod of plan.pods) cluster.run(pod.name);
+    cluster.slowToTerminate('sim-d1-gzserver');
 
-    await expect(runtime().deleteWorkload(ID)).resolves.toEqual({ gone: false });
-    expect(api.calls().some((c) => c.includes('networkpolicies'))).toBe(false);
+    await expect(runtime.deleteWorkload(ID)).resolves.toMatchObject({ gone: false });
+    expect(cluster.get('pods', 'sim-d1-gzserver')?.metadata.deletionTimestamp).toBeDefined();
+    expect(cluster.list('networkpolicies')).toHaveLength(4);
   });
 });
 
 describe('checkNodesJoined', () => {
-  const node = (name: string, ready: boolean, unschedulable = false) => ({
-    metadata: { name, labels: { 'simdeploy.io/deployment-id': ID } },
-    spec: { unschedulable },
-    status: { conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
-  });
-  const listNodes = (items: object[]) =>
-    fakeKubernetesApi().scope.get('/api/v1/nodes').query({ labelSelector: DEPLOYMENT }).reply(200, listOf(items), JSON_HEADERS);
-
   it('is ready when every expected node has joined and is Ready', async () => {
-    listNodes([node('ip-10-0-1-1', true), node('ip-10-0-1-2', true)]);
-    await expect(runtime().checkNodesJoined(ID, ['ip-10-0-1-1', 'ip-10-0-1-2'])).resolves.toEqual({ state: 'ready' });
+    const { runtime } = setup();
+    await expect(runtime.checkNodesJoined(ID, [SIM_NODE, ROBOT_NODE])).resolves.toEqual({ state: 'ready' });
   });
 
   it('is pending while a node has not joined', async () => {
-    listNodes([node('ip-10-0-1-1', true)]);
-    await expect(runtime().checkNodesJoined(ID, ['ip-10-0-1-1', 'ip-10-0-1-2'])).resolves.toEqual({
+    const cluster = new FakeCluster();
+    cluster.addNode(SIM_NODE, { labels: { 'simdeploy.io/deployment-id': ID, 'simdeploy.io/node-role': 'simulator' } });
+    const runtime = new KubernetesPodRuntime({ kubeConfig: kubeConfigFor(FAKE_SERVER), controlPlaneCidr: '10.0.0.0/24' });
+    await expect(runtime.checkNodesJoined(ID, [SIM_NODE, ROBOT_NODE])).resolves.toMatchObject({
       state: 'pending',
-      detail: 'waiting for nodes to join: ip-10-0-1-2',
+      detail: `waiting for nodes to join: ${ROBOT_NODE}`,
     });
   });
 
   it('is pending while a node is not Ready or still cordoned', async () => {
-    listNodes([node('ip-10-0-1-1', false), node('ip-10-0-1-2', true, true)]);
-    await expect(runtime().checkNodesJoined(ID, ['ip-10-0-1-1', 'ip-10-0-1-2'])).resolves.toEqual({
+    const cluster = new FakeCluster();
+    cluster.addNode(SIM_NODE, { ready: false, labels: { 'simdeploy.io/deployment-id': ID, 'simdeploy.io/node-role': 'simulator' } });
+    cluster.addNode(ROBOT_NODE, { unschedulable: true, labels: { 'simdeploy.io/deployment-id': ID, 'simdeploy.io/node-role': 'robots' } });
+    const runtime = new KubernetesPodRuntime({ kubeConfig: kubeConfigFor(FAKE_SERVER), controlPlaneCidr: '10.0.0.0/24' });
+    await expect(runtime.checkNodesJoined(ID, [SIM_NODE, ROBOT_NODE])).resolves.toMatchObject({
       state: 'pending',
-      detail: 'nodes not ready or not schedulable: ip-10-0-1-1, ip-10-0-1-2',
+      detail: `nodes not ready or not schedulable: ${SIM_NODE}, ${ROBOT_NODE}`,
     });
   });
 });
 
 describe('deleteNodes', () => {
-  const NODE = 'ip-10-0-1-2';
-  const nodePods = [
-    { metadata: { name: 'sim-d1-robot-0', namespace: NS } },
-    { metadata: { name: 'cni-x7', namespace: 'kube-system', ownerReferences: [{ kind: 'DaemonSet', name: 'cni', apiVersion: 'apps/v1', uid: 'u' }] } },
-    { metadata: { name: `kube-proxy-${NODE}`, namespace: 'kube-system', annotations: { 'kubernetes.io/config.mirror': 'abc' } } },
-  ];
-  const cordonAndList = () => {
-    const api = fakeKubernetesApi();
-    api.scope
-      .get('/api/v1/nodes').query({ labelSelector: DEPLOYMENT }).reply(200, listOf([{ metadata: { name: NODE } }]), JSON_HEADERS)
-      .patch(`/api/v1/nodes/${NODE}`).reply(200, { metadata: { name: NODE } }, JSON_HEADERS)
-      .get('/api/v1/pods').query({ fieldSelector: `spec.nodeName=${NODE}` }).reply(200, listOf(nodePods), JSON_HEADERS);
-    return api;
-  };
+  /** The deployment's robot pod is gone already; a DaemonSet pod, a mirror pod and someone's job remain on the node. */
+  function withForeignPods(context: ReturnType<typeof setup>) {
+    const { cluster } = context;
+    const onNode = (name: string, namespace: string, metadata: Obj = {}) =>
+      cluster.put('pods', {
+        metadata: { name, namespace, labels: { app: name }, ...metadata },
+        spec: { nodeName: ROBOT_NODE, containers: [{ name: 'main', image: 'x' }] },
+        status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+      });
+    onNode('cni-x7', 'kube-system', { ownerReferences: [{ kind: 'DaemonSet', name: 'cni', apiVersion: 'apps/v1', uid: 'u' }] });
+    onNode(`kube-proxy-${ROBOT_NODE}`, 'kube-system', { annotations: { 'kubernetes.io/config.mirror': 'abc' } });
+    onNode('batch-job', 'team-a');
+    return context;
+  }
 
   it('cordons with a merge patch, evicts all but DaemonSet and mirror pods, then deletes the node', async () => {
-    const api = cordonAndList();
-    api.scope
-      .post(`${PODS}/sim-d1-robot-0/eviction`).reply(201, echo)
-      .delete(`/api/v1/nodes/${NODE}`).reply(200, { kind: 'Status', status: 'Success' }, JSON_HEADERS)
-      .get('/api/v1/nodes').query({ labelSelector: DEPLOYMENT }).reply(200, listOf([]), JSON_HEADERS);
+    const { cluster, runtime } = withForeignPods(setup());
 
-    await expect(runtime().deleteNodes(ID, [NODE])).resolves.toEqual({ gone: true });
+    await expect(runtime.deleteNodes(ID, [ROBOT_NODE, SIM_NODE])).resolves.toMatchObject({ gone: true });
 
-    expect(api.calls()).toEqual([
-      `GET /api/v1/nodes?labelSelector=${DEPLOYMENT}`,
-      `PATCH /api/v1/nodes/${NODE}`,
-      `GET /api/v1/pods?fieldSelector=spec.nodeName=${NODE}`,
-      `POST ${PODS}/sim-d1-robot-0/eviction`,
-      `DELETE /api/v1/nodes/${NODE}`,
-      `GET /api/v1/nodes?labelSelector=${DEPLOYMENT}`,
-    ]);
-    const cordon = api.requests[1];
-    expect(cordon.headers['content-type']).toBe('application/merge-patch+json');
-    expect(cordon.body).toEqual({ spec: { unschedulable: true } });
-    expect(api.requests[3].body).toEqual({
+    const cordon = cluster.requests.find((r) => r.method === 'PATCH' && r.path === `/api/v1/nodes/${ROBOT_NODE}`);
+    expect(cordon?.headers['content-type']).toBe('application/merge-patch+json');
+    expect(cordon?.body).toMatchObject({ spec: { unschedulable: true } });
+    expect(cluster.bodyOf('POST', `/api/v1/namespaces/team-a/pods/batch-job/eviction`)).toEqual({
       apiVersion: 'policy/v1',
       kind: 'Eviction',
-      metadata: { name: 'sim-d1-robot-0', namespace: NS },
+      metadata: { name: 'batch-job', namespace: 'team-a' },
     });
-  });
-
-  it('fails transiently and keeps the node when a disruption budget refuses an eviction (429)', async () => {
-    const api = cordonAndList();
-    api.scope
-      .post(`${PODS}/sim-d1-robot-0/eviction`)
-      .reply(429, status(429, 'TooManyRequests', 'Cannot evict pod as it would violate the pod\'s disruption budget.'), JSON_HEADERS);
-
-    const error = await runtime().deleteNodes(ID, [NODE]).catch((e: unknown) => e);
-
-    expect(error).toBeInstanceOf(ProviderError);
-    expect(error).toMatchObject({ code: 'TooManyRequests', transient: true });
-    expect((error as Error).message).toContain('disruption budget');
-    expect(api.calls().some((c) => c.startsWith('DELETE'))).toBe(false);
+    expect(cluster.calls().filter((c) => c.includes('/eviction'))).toEqual(['POST /api/v1/namespaces/team-a/pods/batch-job/eviction']);
+    expect(cluster.list('nodes')).toEqual([]);
   });
 
   it('counts a node that no longer exists as deleted', async () => {
-    const api = fakeKubernetesApi();
-    api.scope
-      .get('/api/v1/nodes').query(true).reply(200, listOf([]), JSON_HEADERS)
-      .patch(`/api/v1/nodes/${NODE}`).reply(404, status(404, 'NotFound', `nodes "${NODE}" not found`), JSON_HEADERS)
-      .get('/api/v1/nodes').query(true).reply(200, listOf([]), JSON_HEADERS);
-
-    await expect(runtime().deleteNodes(ID, [NODE])).resolves.toEqual({ gone: true });
+    const cluster = new FakeCluster();
+    const runtime = new KubernetesPodRuntime({ kubeConfig: kubeConfigFor(FAKE_SERVER), controlPlaneCidr: '10.0.0.0/24' });
+    await expect(runtime.deleteNodes(ID, [ROBOT_NODE])).resolves.toMatchObject({ gone: true });
+    expect(cluster.calls().some((c) => c.startsWith('DELETE'))).toBe(false);
   });
 
   it('fails permanently with the API message when forbidden (403)', async () => {
-    const api = fakeKubernetesApi();
-    api.scope
-      .get('/api/v1/nodes').query(true)
-      .reply(403, status(403, 'Forbidden', 'nodes is forbidden: User "terminator" cannot list resource "nodes"'), JSON_HEADERS);
+    const { cluster, runtime } = setup();
+    cluster.failNext('GET', /^\/api\/v1\/nodes(\?|$)/, 403, status(403, 'Forbidden', 'nodes is forbidden: User "terminator" cannot list resource "nodes"'));
 
-    const error = await runtime().deleteNodes(ID, [NODE]).catch((e: unknown) => e);
+    const error = await runtime.deleteNodes(ID, [ROBOT_NODE]).catch((e: unknown) => e);
 
     expect(error).toMatchObject({ code: 'Forbidden', transient: false });
     expect((error as Error).message).toBe('list nodes: nodes is forbidden: User "terminator" cannot list resource "nodes"');
@@ -444,49 +300,51 @@ describe('deleteNodes', () => {
 
 describe('listManagedWorkloads', () => {
   it('groups everything carrying the control-plane label by deployment, following list pages', async () => {
-    const api = fakeKubernetesApi();
-    const managed = 'simdeploy.io/managed-by=simdeploy';
+    const { cluster, runtime } = setup();
     const labelled = (name: string, deploymentId: string) => ({
-      metadata: { name, labels: { 'simdeploy.io/deployment-id': deploymentId, 'simdeploy.io/managed-by': 'simdeploy' } },
+      metadata: { name, namespace: NS, labels: { 'simdeploy.io/deployment-id': deploymentId, 'simdeploy.io/managed-by': 'simdeploy' } },
+      spec: {},
     });
-    api.scope
-      .get(PODS).query({ labelSelector: managed, limit: '500' })
-      .reply(200, { metadata: { continue: 'page2' }, items: [labelled('sim-a-robot-0', 'a'), labelled('sim-a-gzserver', 'a')] }, JSON_HEADERS)
-      .get(PODS).query({ labelSelector: managed, limit: '500', continue: 'page2' })
-      .reply(200, listOf([labelled('sim-b-gzserver', 'b')]), JSON_HEADERS)
-      .get(SERVICES).query({ labelSelector: managed, limit: '500' })
-      .reply(200, listOf([labelled('sim-a-gzserver', 'a')]), JSON_HEADERS)
-      .get(POLICIES).query({ labelSelector: managed, limit: '500' })
-      .reply(200, listOf([labelled('sim-c-default-deny', 'c')]), JSON_HEADERS);
+    for (let i = 0; i < 501; i++) cluster.put('pods', labelled(`sim-a-robot-${i}`, 'a'));
+    cluster.put('pods', labelled('sim-b-gzserver', 'b'));
+    cluster.put('pods', { metadata: { name: 'unmanaged', namespace: NS, labels: {} }, spec: {} });
+    cluster.put('services', labelled('sim-a-gzserver', 'a'));
+    cluster.put('networkpolicies', labelled('sim-c-default-deny', 'c'));
 
-    const workloads = await runtime().listManagedWorkloads();
+    const workloads = await runtime.listManagedWorkloads();
 
-    expect(workloads.sort((x, y) => x.deploymentId.localeCompare(y.deploymentId))).toEqual([
-      { deploymentId: 'a', pods: ['sim-a-gzserver', 'sim-a-robot-0'] },
-      { deploymentId: 'b', pods: ['sim-b-gzserver'] },
-      { deploymentId: 'c', pods: [] },
-    ]);
+    const byId = new Map(workloads.map((w) => [w.deploymentId, w.pods]));
+    expect(byId.get('a')).toHaveLength(501);
+    expect(byId.get('b')).toEqual(['sim-b-gzserver']);
+    expect(byId.get('c')).toEqual([]);
+    expect(byId.size).toBe(3);
+    expect(cluster.calls().filter((c) => c.startsWith(`GET ${PODS}`))).toHaveLength(2);
   });
 });
 
 describe('abort signal', () => {
   it('makes no call once the caller has given up', async () => {
-    const api = fakeKubernetesApi();
+    const { cluster, runtime } = setup();
     const controller = new AbortController();
     controller.abort();
-    await expect(runtime().checkWorkload(ID, plan.pods, controller.signal)).rejects.toMatchObject({
+    await expect(runtime.checkWorkload(ID, plan.pods, controller.signal)).rejects.toMatchObject({
       code: 'AbortError',
       transient: true,
     });
-    expect(api.calls()).toEqual([]);
+    expect(cluster.calls()).toEqual([]);
   });
 
   it('cancels a call in flight', async () => {
-    const api = fakeKubernetesApi();
-    api.scope.get(PODS).query(true).delay(60_000).reply(200, listOf([]), JSON_HEADERS);
+    resetFakeApi();
+    const scope = nock(FAKE_SERVER).get(PODS).query(true).delay(60_000).reply(200, { metadata: {}, items: [] });
+    const runtime = new KubernetesPodRuntime({ kubeConfig: kubeConfigFor(FAKE_SERVER), controlPlaneCidr: '10.0.0.0/24' });
     const controller = new AbortController();
-    const check = runtime().checkWorkload(ID, plan.pods, controller.signal);
-    await waitFor(() => api.calls().length === 1, { description: 'the list request reached the fake server' });
+    let reached = false;
+    scope.on('request', () => {
+      reached = true;
+    });
+    const check = runtime.checkWorkload(ID, plan.pods, controller.signal);
+    await waitFor(() => reached, { description: 'the list request reached the fake server' });
     controller.abort();
     await expect(check).rejects.toMatchObject({ code: 'AbortError', transient: true });
   });

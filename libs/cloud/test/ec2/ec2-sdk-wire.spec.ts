@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Ec2NodeProvider, type Ec2NodeProviderConfig } from '../../src/ec2';
+import { Ec2NodeProvider, launchTokenFor, type Ec2NodeProviderConfig } from '../../src/ec2';
 import { ProviderError, type NodeRequest } from '../../src/ports';
 import { freePort } from '@simdeploy/testing';
 
@@ -66,7 +66,9 @@ describe('Ec2NodeProvider over HTTP with the real SDK', () => {
     new Ec2NodeProvider({
       region: 'us-east-1',
       clusterName: 'sim-cluster',
+      installationId: 'wire-test',
       imageId: 'ami-12345678',
+      nodeBootstrap: 'al2',
       subnetIds: ['subnet-a'],
       securityGroupIds: ['sg-1'],
       endpoint,
@@ -76,6 +78,7 @@ describe('Ec2NodeProvider over HTTP with the real SDK', () => {
     });
 
   it('retries RequestLimitExceeded from EC2 and sends the same client token every time', async () => {
+    const token = launchTokenFor('sd-wire-1-simulator-0', 'wire-test', 'subnet-a');
     answers = [
       { status: 503, body: errorXml('RequestLimitExceeded', 'Request limit exceeded.') },
       { status: 200, body: runInstancesXml('i-0abc', 'ip-10-0-0-5.ec2.internal') },
@@ -84,10 +87,11 @@ describe('Ec2NodeProvider over HTTP with the real SDK', () => {
     await expect(provider().launchNode(request)).resolves.toEqual({ instanceId: 'i-0abc', nodeName: 'ip-10-0-0-5.ec2.internal' });
 
     expect(received.map((p) => [p.get('Action'), p.get('ClientToken')])).toEqual([
-      ['RunInstances', 'sd-wire-1-simulator-0'],
-      ['RunInstances', 'sd-wire-1-simulator-0'],
+      ['RunInstances', token],
+      ['RunInstances', token],
     ]);
     expect(received[0].get('TagSpecification.2.ResourceType')).toBe('volume');
+    expect([received[0].get('MetadataOptions.HttpTokens'), received[0].get('MetadataOptions.HttpPutResponseHopLimit')]).toEqual(['required', '1']);
   });
 
   it('makes exactly maxAttempts requests when EC2 keeps throttling (the SDK adds none)', async () => {

@@ -73,6 +73,7 @@ describe('Ec2NodeProvider over HTTP with the real SDK', () => {
       securityGroupIds: ['sg-1'],
       endpoint,
       retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 },
+      consistency: { budgetMs: 0 },
       sleep: async () => undefined,
       ...overrides,
     });
@@ -109,6 +110,24 @@ describe('Ec2NodeProvider over HTTP with the real SDK', () => {
 
     await expect(provider().launchNode(request)).rejects.toMatchObject({ code: 'InvalidAMIID.NotFound', transient: false, attempts: 1 });
     expect(received).toHaveLength(1);
+  });
+
+  it('reads the unknown ids out of a NotFound from EC2 XML: terminates the known one, confirms one terminated, leaves the unseen one for later', async () => {
+    const describeXml =
+      '<?xml version="1.0" encoding="UTF-8"?><DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>req-3</requestId>' +
+      '<reservationSet><item><reservationId>r-1</reservationId><ownerId>123456789012</ownerId><instancesSet><item><instanceId>i-0abc</instanceId>' +
+      '<instanceState><code>48</code><name>terminated</name></instanceState></item></instancesSet></item></reservationSet></DescribeInstancesResponse>';
+    answers = [
+      { status: 400, body: errorXml('InvalidInstanceID.NotFound', "The instance IDs 'i-0abc, i-0def' do not exist") },
+      { status: 200, body: '<?xml version="1.0" encoding="UTF-8"?><TerminateInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>req-4</requestId><instancesSet/></TerminateInstancesResponse>' },
+      { status: 200, body: describeXml },
+    ];
+
+    await expect(provider().terminateInstances('wire-1', ['i-0abc', 'i-0def', 'i-0123'])).rejects.toMatchObject({ code: 'InstanceNotVisible', transient: true });
+
+    expect(received.map((p) => p.get('Action'))).toEqual(['TerminateInstances', 'TerminateInstances', 'DescribeInstances']);
+    expect(received[1].get('InstanceId.1')).toBe('i-0123');
+    expect([received[2].get('Filter.1.Name'), received[2].get('Filter.1.Value.1'), received[2].get('Filter.1.Value.2')]).toEqual(['instance-id', 'i-0abc', 'i-0def']);
   });
 
   it('treats a refused connection as transient', async () => {

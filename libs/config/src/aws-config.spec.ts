@@ -10,6 +10,10 @@ const AWS = {
   EC2_IMAGE_ID: 'ami-0d4',
   EC2_INSTANCE_PROFILE_ARN: 'arn:aws:iam::123456789012:instance-profile/simdeploy-node',
   CONTROL_PLANE_CIDR: '10.0.0.0/24',
+  INSTALLATION_ID: 'prod-eu',
+  EC2_CLUSTER_ENDPOINT: 'https://0123456789ABCDEF.gr7.eu-west-1.eks.amazonaws.com',
+  EC2_CLUSTER_CA: 'LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUMvakNDQWVhZ0F3SUJBZ0lCQURBTgotLS0tLUVORCBDRVJUSUZJQ0FURS0tLS0tCg==',
+  EC2_CLUSTER_SERVICE_CIDR: '172.20.0.0/16',
 };
 
 const problemsOf = (env: Record<string, string>): string[] => {
@@ -35,11 +39,15 @@ describe('WorkerConfig AWS, Kubernetes and sweep settings', () => {
     expect(variablesIn(problems)).toEqual([
       'AWS_REGION',
       'CONTROL_PLANE_CIDR',
+      'EC2_CLUSTER_CA',
+      'EC2_CLUSTER_ENDPOINT',
       'EC2_CLUSTER_NAME',
+      'EC2_CLUSTER_SERVICE_CIDR',
       'EC2_IMAGE_ID',
       'EC2_INSTANCE_PROFILE_ARN',
       'EC2_SECURITY_GROUP_IDS',
       'EC2_SUBNET_IDS',
+      'INSTALLATION_ID',
     ]);
     expect(problems.every((p) => p.includes('(not set)'))).toBe(true);
     expect(problems.find((p) => p.startsWith('AWS_REGION'))).toMatch(/required when PROVIDER=aws or ENABLE_AWS=true/);
@@ -90,5 +98,36 @@ describe('WorkerConfig AWS, Kubernetes and sweep settings', () => {
       SWEEP_DRY_RUN: true,
       SWEEP_LAUNCH_DEADLINE_S: 900,
     });
+  });
+
+  it('requires an installation id naming what it expects, so installations in one account keep apart', () => {
+    const { INSTALLATION_ID, ...rest } = AWS;
+    expect(INSTALLATION_ID).toBe('prod-eu');
+    expect(problemsOf(rest)).toEqual([expect.stringMatching(/^INSTALLATION_ID: .*installation.*required when PROVIDER=aws or ENABLE_AWS=true.*\(not set\)$/)]);
+    expect(variablesIn(problemsOf({ ...AWS, INSTALLATION_ID: 'Prod EU' }))).toEqual(['INSTALLATION_ID']);
+    expect(loadConfig(WorkerConfig, AWS).INSTALLATION_ID).toBe('prod-eu');
+  });
+
+  it('joins AL2023 nodes by default and needs the cluster endpoint, CA and service CIDR for it', () => {
+    const config = loadConfig(WorkerConfig, AWS);
+    expect(config.EC2_NODE_BOOTSTRAP).toBe('al2023');
+    expect(config).toMatchObject({ EC2_CLUSTER_ENDPOINT: AWS.EC2_CLUSTER_ENDPOINT, EC2_CLUSTER_SERVICE_CIDR: '172.20.0.0/16' });
+    const problems = problemsOf({ ...AWS, EC2_CLUSTER_ENDPOINT: 'http://cluster', EC2_CLUSTER_CA: 'not base64!', EC2_CLUSTER_SERVICE_CIDR: '172.20.0.0' });
+    expect(variablesIn(problems)).toEqual(['EC2_CLUSTER_CA', 'EC2_CLUSTER_ENDPOINT', 'EC2_CLUSTER_SERVICE_CIDR']);
+    expect(problems.find((p) => p.startsWith('EC2_CLUSTER_ENDPOINT'))).toMatch(/https URL of the EKS API server.*EC2_NODE_BOOTSTRAP=al2023/);
+    expect(problems.find((p) => p.startsWith('EC2_CLUSTER_CA'))).toMatch(/base64/);
+    expect(loadConfig(WorkerConfig, { ...AWS, EC2_CLUSTER_SERVICE_CIDR: 'fd00:ab::/108' }).EC2_CLUSTER_SERVICE_CIDR).toBe('fd00:ab::/108');
+  });
+
+  it('lets AL2 nodes look the cluster up themselves, and a launch template bootstrap them', () => {
+    const { EC2_CLUSTER_ENDPOINT, EC2_CLUSTER_CA, EC2_CLUSTER_SERVICE_CIDR, ...rest } = AWS;
+    expect([EC2_CLUSTER_ENDPOINT, EC2_CLUSTER_CA, EC2_CLUSTER_SERVICE_CIDR]).toHaveLength(3);
+    expect(loadConfig(WorkerConfig, { ...rest, EC2_NODE_BOOTSTRAP: 'al2' }).EC2_NODE_BOOTSTRAP).toBe('al2');
+    expect(loadConfig(WorkerConfig, { ...rest, EC2_NODE_BOOTSTRAP: 'launch-template', EC2_LAUNCH_TEMPLATE: 'simdeploy-nodes' }).EC2_NODE_BOOTSTRAP).toBe(
+      'launch-template',
+    );
+    const problems = problemsOf({ ...rest, EC2_NODE_BOOTSTRAP: 'launch-template' });
+    expect(problems).toEqual([expect.stringMatching(/^EC2_LAUNCH_TEMPLATE: .*required when EC2_NODE_BOOTSTRAP=launch-template.*\(not set\)$/)]);
+    expect(problemsOf({ ...AWS, EC2_NODE_BOOTSTRAP: 'bottlerocket' })).toEqual([expect.stringMatching(/^EC2_NODE_BOOTSTRAP: must be "al2023".*"al2".*"launch-template"/)]);
   });
 });

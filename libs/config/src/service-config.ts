@@ -1,5 +1,19 @@
 import { Transform } from 'class-transformer';
-import { ArrayNotEmpty, IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, IsUrl, Matches, Max, Min, ValidateIf } from 'class-validator';
+import {
+  ArrayNotEmpty,
+  IsBase64,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  Min,
+  ValidateIf,
+} from 'class-validator';
 
 const NATS_NAME = /^[A-Za-z0-9_-]+$/;
 const SUBJECT_PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
@@ -37,9 +51,16 @@ export class CommonConfig {
 }
 
 const AWS_REQUIRED = '(required when PROVIDER=aws or ENABLE_AWS=true)';
+const AL2023_REQUIRED = '(required for EC2_NODE_BOOTSTRAP=al2023, the default, when PROVIDER=aws or ENABLE_AWS=true)';
 
 /** Whether this worker must be able to run deployments on AWS. */
 export const awsEnabled = (c: Pick<WorkerConfig, 'PROVIDER' | 'ENABLE_AWS'>): boolean => c.PROVIDER === 'aws' || c.ENABLE_AWS === true;
+
+/** A cluster setting is checked when given, and required when nodeadm (AL2023) needs it. */
+const clusterSettingNeeded =
+  (name: 'EC2_CLUSTER_ENDPOINT' | 'EC2_CLUSTER_CA' | 'EC2_CLUSTER_SERVICE_CIDR') =>
+  (c: WorkerConfig): boolean =>
+    c[name] !== undefined || (awsEnabled(c) && c.EC2_NODE_BOOTSTRAP === 'al2023');
 
 /** Settings of the services that call the providers (launcher, terminator, error handler). */
 export class WorkerConfig extends CommonConfig {
@@ -117,6 +138,39 @@ export class WorkerConfig extends CommonConfig {
   @Matches(/^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/, { message: `must be the EKS cluster name the nodes join ${AWS_REQUIRED}` })
   EC2_CLUSTER_NAME?: string;
 
+  /**
+   * This installation among others in the same account and region (staging, production):
+   * tagged on every instance and volume; the sweep and terminations touch only its own.
+   */
+  @ValidateIf(awsEnabled)
+  @Matches(/^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/, {
+    message: `must name this installation, 1-32 lower-case letters, digits and - (e.g. prod-eu), unique in the AWS account and region ${AWS_REQUIRED}`,
+  })
+  INSTALLATION_ID?: string;
+
+  /** How nodes join the cluster: nodeadm on AL2023 images, bootstrap.sh on AL2 images, or the launch template's own user data. */
+  @IsIn(['al2023', 'al2', 'launch-template'], {
+    message: 'must be "al2023" (default: nodeadm NodeConfig), "al2" (/etc/eks/bootstrap.sh) or "launch-template" (the launch template\'s own user data)',
+  })
+  EC2_NODE_BOOTSTRAP: 'al2023' | 'al2' | 'launch-template' = 'al2023';
+
+  /** `aws eks describe-cluster --query cluster.endpoint`. */
+  @ValidateIf(clusterSettingNeeded('EC2_CLUSTER_ENDPOINT'))
+  @IsUrl({ protocols: ['https'], require_protocol: true, require_tld: false }, { message: `must be the https URL of the EKS API server ${AL2023_REQUIRED}` })
+  EC2_CLUSTER_ENDPOINT?: string;
+
+  /** `aws eks describe-cluster --query cluster.certificateAuthority.data`. */
+  @ValidateIf(clusterSettingNeeded('EC2_CLUSTER_CA'))
+  @IsBase64(undefined, { message: `must be the cluster's certificate authority data, base64 as describe-cluster gives it ${AL2023_REQUIRED}` })
+  EC2_CLUSTER_CA?: string;
+
+  /** `aws eks describe-cluster --query cluster.kubernetesNetworkConfig.serviceIpv4Cidr` (or serviceIpv6Cidr). */
+  @ValidateIf(clusterSettingNeeded('EC2_CLUSTER_SERVICE_CIDR'))
+  @Matches(/^((\d{1,3}\.){3}\d{1,3}\/\d{1,2}|[0-9a-fA-F:]+:[0-9a-fA-F:]*\/\d{1,3})$/, {
+    message: `must be the cluster's service CIDR, e.g. 172.20.0.0/16 ${AL2023_REQUIRED}`,
+  })
+  EC2_CLUSTER_SERVICE_CIDR?: string;
+
   /** Comma-separated; a node's index picks one round-robin. May be left to EC2_LAUNCH_TEMPLATE. */
   @ValidateIf((c: WorkerConfig) => awsEnabled(c) && (!c.EC2_LAUNCH_TEMPLATE || c.EC2_SUBNET_IDS !== undefined))
   @Transform(({ value }) => parseList(value))
@@ -136,9 +190,11 @@ export class WorkerConfig extends CommonConfig {
   EC2_IMAGE_ID?: string;
 
   /** `lt-0abc` or a template name, optionally with `:<version>` (`:$Latest`, `:3`). */
-  @IsOptional()
+  @ValidateIf((c: WorkerConfig) => c.EC2_LAUNCH_TEMPLATE !== undefined || (awsEnabled(c) && c.EC2_NODE_BOOTSTRAP === 'launch-template'))
   @Matches(/^[A-Za-z0-9()./_-]{3,128}(:(\$Latest|\$Default|\d+))?$/, {
-    message: 'must be a launch template id (lt-0abc) or name, optionally with :<version>, :$Latest or :$Default',
+    message:
+      'must be a launch template id (lt-0abc) or name, optionally with :<version>, :$Latest or :$Default ' +
+      '(required when EC2_NODE_BOOTSTRAP=launch-template: its user data joins the nodes)',
   })
   EC2_LAUNCH_TEMPLATE?: string;
 

@@ -28,14 +28,18 @@ export function parseLaunchTemplate(value: string): LaunchTemplateRef {
 }
 
 export function ec2ConfigFrom(config: WorkerConfig): Ec2NodeProviderConfig {
-  const required = (name: 'AWS_REGION' | 'EC2_CLUSTER_NAME'): string => {
+  const required = (name: 'AWS_REGION' | 'EC2_CLUSTER_NAME' | 'INSTALLATION_ID'): string => {
     const value = config[name];
     if (!value) throw new Error(`${name} is required for the aws provider`);
     return value;
   };
+  const { EC2_CLUSTER_ENDPOINT: apiServerEndpoint, EC2_CLUSTER_CA: certificateAuthority, EC2_CLUSTER_SERVICE_CIDR: serviceCidr } = config;
   return {
     region: required('AWS_REGION'),
     clusterName: required('EC2_CLUSTER_NAME'),
+    installationId: required('INSTALLATION_ID'),
+    nodeBootstrap: config.EC2_NODE_BOOTSTRAP,
+    ...(apiServerEndpoint && certificateAuthority && serviceCidr ? { cluster: { apiServerEndpoint, certificateAuthority, serviceCidr } } : {}),
     ...(config.EC2_IMAGE_ID ? { imageId: config.EC2_IMAGE_ID } : {}),
     ...(config.EC2_LAUNCH_TEMPLATE ? { launchTemplate: parseLaunchTemplate(config.EC2_LAUNCH_TEMPLATE) } : {}),
     subnetIds: config.EC2_SUBNET_IDS ?? [],

@@ -28,6 +28,8 @@ const TRANSIENT_CODES = new Set([
   'InsufficientCapacity',
   'InsufficientHostCapacity',
   'InsufficientReservedInstanceCapacity',
+  // The subnet ran out of addresses; instances ending free them again.
+  'InsufficientFreeAddressesInSubnet',
   'InternalError',
   'InternalFailure',
   'ServiceUnavailable',
@@ -50,6 +52,8 @@ const PERMANENT_CODES = new Set([
   'IdempotentParameterMismatch',
   'OptInRequired',
   'Blocked',
+  // The instance type is not offered in that zone: retrying there never helps.
+  'Unsupported',
 ]);
 const PERMANENT_PREFIXES = ['InvalidAMIID.', 'InvalidSubnetID.', 'InvalidInstanceID.', 'InvalidLaunchTemplate', 'InvalidKeyPair.'];
 
@@ -90,4 +94,39 @@ export function classifyEc2Error(err: unknown): Ec2ProviderError {
       ? false
       : status === undefined || status >= 500;
   return new Ec2ProviderError(code, message, transient, 1, { cause: err });
+}
+
+export const NOT_FOUND = 'InvalidInstanceID.NotFound';
+
+/**
+ * The instance ids an InvalidInstanceID.NotFound names ("The instance ID 'i-1' does not
+ * exist", "The instance IDs 'i-1, i-2' do not exist"); empty when it names none.
+ */
+export function notFoundIds(err: unknown): string[] {
+  if (ec2ErrorCode(err) !== NOT_FOUND) return [];
+  return String(asShape(err).message ?? '').match(/i-[0-9a-zA-Z]+/g) ?? [];
+}
+
+// Refusals EC2 sends before it does anything (throttled or out of capacity), for all their 5xx status.
+const REFUSED_BEFORE_ACTING = new Set([
+  'RequestLimitExceeded',
+  'Throttling',
+  'ThrottlingException',
+  'InsufficientInstanceCapacity',
+  'InsufficientCapacity',
+  'InsufficientHostCapacity',
+  'InsufficientReservedInstanceCapacity',
+]);
+
+/**
+ * Whether EC2 answered the request with a refusal, so nothing was done. A lost answer
+ * (network, timeout, abort) or a server fault leaves it open whether the request was
+ * carried out: a launch must then be repeated with the same client token, never elsewhere.
+ */
+export function refusedWithoutEffect(err: unknown): boolean {
+  const code = ec2ErrorCode(err);
+  if (REFUSED_BEFORE_ACTING.has(code)) return true;
+  const original = err instanceof ProviderError && err.cause !== undefined ? err.cause : err;
+  const status = asShape(original).$metadata?.httpStatusCode;
+  return status !== undefined && status >= 400 && status < 500;
 }

@@ -1,4 +1,4 @@
-import { classifyEc2Error, ec2ErrorCode } from '../../src/ec2';
+import { classifyEc2Error, ec2ErrorCode, notFoundIds, refusedWithoutEffect } from '../../src/ec2';
 import { ProviderError } from '../../src/ports';
 import { ec2Error, networkError } from './sdk-errors';
 
@@ -9,6 +9,7 @@ describe('classifyEc2Error', () => {
     ['ThrottlingException', 400],
     ['InsufficientInstanceCapacity', 500],
     ['InsufficientCapacity', 500],
+    ['InsufficientFreeAddressesInSubnet', 400],
     ['InternalError', 500],
     ['ServiceUnavailable', 503],
     ['Unavailable', 503],
@@ -29,6 +30,7 @@ describe('classifyEc2Error', () => {
     ['UnauthorizedOperation', 403],
     ['AuthFailure', 401],
     ['IdempotentParameterMismatch', 400],
+    ['Unsupported', 400],
     ['SomeOtherClientError', 400],
     // A proxy or emulator answering 5xx must not make a refused request look retryable.
     ['InvalidParameterValue', 500],
@@ -57,5 +59,23 @@ describe('classifyEc2Error', () => {
     const error = classifyEc2Error(new ProviderError('NodeReadyTimeout', 'late', false));
     expect(error).toMatchObject({ code: 'NodeReadyTimeout', transient: false });
     expect(ec2ErrorCode(error)).toBe('NodeReadyTimeout');
+  });
+});
+
+describe('what an EC2 error says about the request', () => {
+  it('names the unknown ids of an InvalidInstanceID.NotFound, raw or classified', () => {
+    const plural = ec2Error('InvalidInstanceID.NotFound', 400, "The instance IDs 'i-0abc, i-0def' do not exist");
+    expect(notFoundIds(plural)).toEqual(['i-0abc', 'i-0def']);
+    expect(notFoundIds(classifyEc2Error(ec2Error('InvalidInstanceID.NotFound', 400, "The instance ID 'i-0abc' does not exist")))).toEqual(['i-0abc']);
+    expect(notFoundIds(ec2Error('InvalidAMIID.NotFound', 400, "The image id '[ami-0abc]' does not exist"))).toEqual([]);
+  });
+
+  it('tells a refusal (nothing done) from a lost answer or a server fault (maybe done)', () => {
+    expect(refusedWithoutEffect(ec2Error('InsufficientInstanceCapacity', 500))).toBe(true);
+    expect(refusedWithoutEffect(ec2Error('RequestLimitExceeded', 503))).toBe(true);
+    expect(refusedWithoutEffect(classifyEc2Error(ec2Error('InvalidParameterValue', 400)))).toBe(true);
+    expect(refusedWithoutEffect(ec2Error('InternalError', 500))).toBe(false);
+    expect(refusedWithoutEffect(networkError('ECONNRESET'))).toBe(false);
+    expect(refusedWithoutEffect(Object.assign(new Error('socket timed out'), { name: 'TimeoutError' }))).toBe(false);
   });
 });

@@ -19,7 +19,10 @@ if (!endpoint) {
     const provider = new Ec2NodeProvider({
       region: process.env['AWS_REGION'] ?? 'us-east-1',
       clusterName: process.env['SIMDEPLOY_EC2_CLUSTER_NAME'] ?? 'simdeploy-live-test',
+      installationId: process.env['SIMDEPLOY_INSTALLATION_ID'] ?? 'live-test',
       imageId: process.env['SIMDEPLOY_EC2_IMAGE_ID'] ?? 'ami-12345678',
+      // The machine never has to join a cluster here; AL2 user data needs no cluster details.
+      nodeBootstrap: 'al2',
       subnetIds: optional('SIMDEPLOY_EC2_SUBNET_ID'),
       securityGroupIds: optional('SIMDEPLOY_EC2_SECURITY_GROUP_ID'),
       endpoint,
@@ -51,7 +54,7 @@ if (!endpoint) {
         async () => (await provider.listManagedInstances()).find((i) => i.instanceId === first.instanceId),
         { timeoutMs: 60_000, intervalMs: 1_000, description: `${first.instanceId} in listManagedInstances` },
       );
-      expect(managed).toMatchObject({ deploymentId, clientToken: request.clientToken });
+      expect(managed).toMatchObject({ deploymentId, clientToken: expect.stringMatching(new RegExp(`^${request.clientToken}-[0-9a-f]{8}$`)) });
 
       await expect(provider.terminateDeployment(deploymentId)).resolves.toEqual([first.instanceId]);
       await waitFor(async () => (await provider.terminateDeployment(deploymentId)).length === 0, {

@@ -1,32 +1,18 @@
 import {
   DescribeInstanceStatusCommand,
   DescribeInstancesCommand,
-  EC2Client,
   RunInstancesCommand,
   TerminateInstancesCommand,
   type DescribeInstancesCommandInput,
   type DescribeInstancesCommandOutput,
   type InstanceStatus,
 } from '@aws-sdk/client-ec2';
-import { Ec2NodeProvider, type Ec2NodeProviderConfig } from '../../src/ec2';
-import { CONTROL_PLANE_TAG, CONTROL_PLANE_TAG_VALUE, ProviderError, type NodeRequest } from '../../src/ports';
+import { INSTALLATION_TAG, launchTokenFor } from '../../src/ec2';
+import { CONTROL_PLANE_TAG, CONTROL_PLANE_TAG_VALUE, ProviderError } from '../../src/ports';
 import { clientTokenFor } from '@simdeploy/domain';
 import { waitFor } from '@simdeploy/testing';
-import { mockClient } from 'aws-sdk-client-mock';
+import { DEPLOYMENT, INSTALLATION, decodeUserData, failureOf, request, setup } from './provider-setup';
 import { ec2Error } from './sdk-errors';
-
-const DEPLOYMENT = 'dep-7f3a';
-
-const request = (overrides: Partial<NodeRequest> = {}): NodeRequest => ({
-  deploymentId: DEPLOYMENT,
-  owner: 'alice',
-  role: 'simulator',
-  index: 0,
-  clientToken: clientTokenFor(DEPLOYMENT, 'simulator', 0),
-  instanceType: 'g4dn.xlarge',
-  labels: { team: 'nav' },
-  ...overrides,
-});
 
 const launched = (instanceId: string, privateDnsName = 'ip-10-0-0-1.ec2.internal') => ({
   Instances: [{ InstanceId: instanceId, PrivateDnsName: privateDnsName, ClientToken: 'x' }],
@@ -39,44 +25,12 @@ const status = (id: string, state: string, instance = 'ok', system = 'ok'): Inst
   SystemStatus: { Status: system as never },
 });
 
-function setup(config: Partial<Ec2NodeProviderConfig> = {}) {
-  const client = new EC2Client({ region: 'us-east-1' });
-  const ec2 = mockClient(client);
-  const delays: number[] = [];
-  let clock = 0;
-  const provider = new Ec2NodeProvider(
-    {
-      region: 'us-east-1',
-      clusterName: 'sim-cluster',
-      imageId: 'ami-0abc',
-      subnetIds: ['subnet-a', 'subnet-b'],
-      securityGroupIds: ['sg-nodes'],
-      instanceProfileArn: 'arn:aws:iam::123456789012:instance-profile/simdeploy-node',
-      retry: { maxAttempts: 5, baseDelayMs: 100, maxDelayMs: 1_000 },
-      sleep: async (ms) => {
-        delays.push(ms);
-        clock += ms;
-      },
-      random: () => 0.5,
-      now: () => clock,
-      ...config,
-    },
-    client,
-  );
-  return { ec2, provider, delays };
-}
-
-const failureOf = (promise: Promise<unknown>): Promise<ProviderError & { attempts: number }> =>
-  promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (err: ProviderError & { attempts: number }) => err,
-  );
+/** One subnet: RunInstances is the only call a launch makes (no lookup across subnets). */
+const setupOneSubnet = (config: Parameters<typeof setup>[0] = {}) => setup({ subnetIds: ['subnet-a'], ...config });
 
 describe('Ec2NodeProvider.launchNode', () => {
-  it('sends one RunInstances with the client token, placement, profile, user data and both tag specifications', async () => {
-    const { ec2, provider } = setup();
+  it('sends one RunInstances with the client token, placement, profile, metadata options, user data and both tag specifications', async () => {
+    const { ec2, provider } = setupOneSubnet();
     ec2.on(RunInstancesCommand).resolves(launched('i-0123'));
 
     await expect(provider.launchNode(request())).resolves.toEqual({
@@ -94,36 +48,41 @@ describe('Ec2NodeProvider.launchNode', () => {
       { Key: 'simdeploy.io/node-role', Value: 'simulator' },
       { Key: 'kubernetes.io/cluster/sim-cluster', Value: 'owned' },
       { Key: CONTROL_PLANE_TAG, Value: CONTROL_PLANE_TAG_VALUE },
+      { Key: INSTALLATION_TAG, Value: INSTALLATION },
       { Key: 'simdeploy.io/label/team', Value: 'nav' },
     ];
     expect({ ...input, UserData: undefined }).toStrictEqual({
       MinCount: 1,
       MaxCount: 1,
-      ClientToken: `sd-${DEPLOYMENT}-simulator-0`,
+      ClientToken: launchTokenFor(`sd-${DEPLOYMENT}-simulator-0`, INSTALLATION, 'subnet-a'),
       InstanceType: 'g4dn.xlarge',
       ImageId: 'ami-0abc',
       SubnetId: 'subnet-a',
       SecurityGroupIds: ['sg-nodes'],
       IamInstanceProfile: { Arn: 'arn:aws:iam::123456789012:instance-profile/simdeploy-node' },
+      MetadataOptions: { HttpEndpoint: 'enabled', HttpTokens: 'required', HttpPutResponseHopLimit: 1 },
       UserData: undefined,
       TagSpecifications: [
         { ResourceType: 'instance', Tags: tags },
         { ResourceType: 'volume', Tags: tags },
       ],
     });
-    expect(Buffer.from(input.UserData ?? '', 'base64').toString('utf8')).toBe(
-      [
-        '#!/bin/bash',
-        'set -o errexit -o xtrace',
-        "/etc/eks/bootstrap.sh 'sim-cluster' --kubelet-extra-args " +
-          `'--node-labels=simdeploy.io/deployment-id=${DEPLOYMENT},simdeploy.io/node-role=simulator,simdeploy.io/group-id=${DEPLOYMENT}'`,
-        '',
-      ].join('\n'),
-    );
+    expect(decodeUserData(input.UserData)).toContain('Content-Type: application/node.eks.aws');
   });
 
-  it('uses a launch template, the next subnet for the next index, and a custom key and user data', async () => {
-    const { ec2, provider } = setup({
+  it('derives the client token from the domain token, the installation and the subnet, within EC2’s 64 characters', () => {
+    const base = clientTokenFor(DEPLOYMENT, 'simulator', 0);
+    const token = launchTokenFor(base, INSTALLATION, 'subnet-a');
+    expect(token).toMatch(new RegExp(`^${base}-[0-9a-f]{8}$`));
+    expect(launchTokenFor(base, INSTALLATION, 'subnet-a')).toBe(token);
+    expect(launchTokenFor(base, INSTALLATION, 'subnet-b')).not.toBe(token);
+    expect(launchTokenFor(base, 'staging', 'subnet-a')).not.toBe(token);
+    const longest = clientTokenFor('a'.repeat(40), 'simulator', 99);
+    expect(launchTokenFor(longest, INSTALLATION, 'subnet-0123456789abcdef0')).toHaveLength(64);
+  });
+
+  it('uses a launch template, and a custom key and user data', async () => {
+    const { ec2, provider } = setupOneSubnet({
       imageId: undefined,
       launchTemplate: { name: 'simdeploy-gpu', version: '$Latest' },
       keyName: 'ops',
@@ -135,17 +94,17 @@ describe('Ec2NodeProvider.launchNode', () => {
 
     const input = ec2.commandCalls(RunInstancesCommand)[0].args[0].input;
     expect(input).toMatchObject({
-      ClientToken: `sd-${DEPLOYMENT}-robots-1`,
+      ClientToken: expect.stringMatching(new RegExp(`^sd-${DEPLOYMENT}-robots-1-`)),
       LaunchTemplate: { LaunchTemplateName: 'simdeploy-gpu', Version: '$Latest' },
-      SubnetId: 'subnet-b',
+      SubnetId: 'subnet-a',
       KeyName: 'ops',
     });
     expect(input.ImageId).toBeUndefined();
-    expect(Buffer.from(input.UserData ?? '', 'base64').toString()).toBe('echo robots 1 alice');
+    expect(decodeUserData(input.UserData)).toBe('echo robots 1 alice');
   });
 
   it('leaves out user labels that would break EC2 tag limits instead of failing the launch', async () => {
-    const { ec2, provider } = setup();
+    const { ec2, provider } = setupOneSubnet();
     ec2.on(RunInstancesCommand).resolves(launched('i-0123'));
 
     await provider.launchNode(request({ labels: { team: 'nav', huge: 'v'.repeat(257), ['k'.repeat(120)]: 'x' } }));
@@ -155,7 +114,7 @@ describe('Ec2NodeProvider.launchNode', () => {
   });
 
   it('sends the same client token when a crashed launch is retried, and gets the same instance', async () => {
-    const { ec2, provider } = setup();
+    const { ec2, provider } = setupOneSubnet();
     ec2.on(RunInstancesCommand).resolves(launched('i-0123'));
 
     const first = await provider.launchNode(request());
@@ -163,11 +122,11 @@ describe('Ec2NodeProvider.launchNode', () => {
 
     expect(second).toEqual(first);
     const tokens = ec2.commandCalls(RunInstancesCommand).map((c) => c.args[0].input.ClientToken);
-    expect(tokens).toEqual([`sd-${DEPLOYMENT}-simulator-0`, `sd-${DEPLOYMENT}-simulator-0`]);
+    expect(tokens).toEqual([tokens[0], tokens[0]]);
   });
 
   it('looks the node name up when RunInstances leaves PrivateDnsName out', async () => {
-    const { ec2, provider } = setup();
+    const { ec2, provider } = setupOneSubnet();
     ec2.on(RunInstancesCommand).resolves(launched('i-0123', ''));
     ec2.on(DescribeInstancesCommand).resolves({
       Reservations: [{ Instances: [{ InstanceId: 'i-0123', PrivateDnsName: 'ip-10-0-0-7.ec2.internal' }] }],
@@ -178,7 +137,7 @@ describe('Ec2NodeProvider.launchNode', () => {
   });
 
   it('retries RequestLimitExceeded with jittered exponential backoff and then succeeds', async () => {
-    const { ec2, provider, delays } = setup();
+    const { ec2, provider, delays } = setupOneSubnet();
     ec2
       .on(RunInstancesCommand)
       .rejectsOnce(ec2Error('RequestLimitExceeded', 503))
@@ -193,19 +152,19 @@ describe('Ec2NodeProvider.launchNode', () => {
   });
 
   it('gives up after maxAttempts transient failures and says how many it made', async () => {
-    const { ec2, provider, delays } = setup({ retry: { maxAttempts: 4, baseDelayMs: 400, maxDelayMs: 1_000 } });
-    ec2.on(RunInstancesCommand).rejects(ec2Error('InsufficientInstanceCapacity', 500));
+    const { ec2, provider, delays } = setupOneSubnet({ retry: { maxAttempts: 4, baseDelayMs: 400, maxDelayMs: 1_000 } });
+    ec2.on(RunInstancesCommand).rejects(ec2Error('RequestLimitExceeded', 503));
 
     const error = await failureOf(provider.launchNode(request()));
 
     expect(error).toBeInstanceOf(ProviderError);
-    expect(error).toMatchObject({ code: 'InsufficientInstanceCapacity', transient: true, attempts: 4 });
+    expect(error).toMatchObject({ code: 'RequestLimitExceeded', transient: true, attempts: 4 });
     expect(ec2.commandCalls(RunInstancesCommand)).toHaveLength(4);
     expect(delays).toEqual([200, 400, 500]);
   });
 
   it.each(['InvalidParameterValue', 'IdempotentParameterMismatch'])('fails at once on %s', async (code) => {
-    const { ec2, provider, delays } = setup();
+    const { ec2, provider, delays } = setupOneSubnet();
     ec2.on(RunInstancesCommand).rejects(ec2Error(code, 400));
 
     const error = await failureOf(provider.launchNode(request()));
@@ -217,7 +176,7 @@ describe('Ec2NodeProvider.launchNode', () => {
 
   it('stops retrying when aborted during the backoff and rejects with the abort reason', async () => {
     const controller = new AbortController();
-    const { ec2, provider } = setup({
+    const { ec2, provider } = setupOneSubnet({
       sleep: async () => controller.abort(),
     });
     ec2.on(RunInstancesCommand).rejects(ec2Error('RequestLimitExceeded', 503));
@@ -253,18 +212,20 @@ describe('Ec2NodeProvider.checkNodes', () => {
     await expect(provider.checkNodes(DEPLOYMENT, nodes)).resolves.toEqual({
       state: 'pending',
       detail: 'i-2: pending, instance status not-applicable, system status not-applicable',
+      reason: { code: 'InstanceStarting', message: 'i-2: pending, instance status not-applicable, system status not-applicable' },
     });
   });
 
-  it('is pending, not failed, while a status check is impaired', async () => {
+  it('names the least advanced instance as the reason while several wait', async () => {
     const { ec2, provider } = setup();
     ec2.on(DescribeInstanceStatusCommand).resolves({
-      InstanceStatuses: [status('i-1', 'running', 'impaired', 'ok'), status('i-2', 'running')],
+      InstanceStatuses: [status('i-1', 'running', 'initializing', 'ok'), status('i-2', 'pending', 'not-applicable', 'not-applicable')],
     });
 
-    await expect(provider.checkNodes(DEPLOYMENT, nodes)).resolves.toEqual({
+    await expect(provider.checkNodes(DEPLOYMENT, nodes)).resolves.toMatchObject({
       state: 'pending',
-      detail: 'i-1: running, instance status impaired, system status ok',
+      detail: 'i-1: running, instance status initializing, system status ok; i-2: pending, instance status not-applicable, system status not-applicable',
+      reason: { code: 'InstanceStarting' },
     });
   });
 
@@ -372,9 +333,10 @@ describe('Ec2NodeProvider.waitForNodes', () => {
 });
 
 describe('Ec2NodeProvider termination', () => {
-  it('treats an unknown instance id as already terminated', async () => {
+  it('treats an unknown instance id as terminated once DescribeInstances shows it so', async () => {
     const { ec2, provider } = setup();
     ec2.on(TerminateInstancesCommand).rejects(ec2Error('InvalidInstanceID.NotFound', 400, "The instance ID 'i-gone' does not exist"));
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-gone', State: { Name: 'terminated', Code: 48 } }] }] });
 
     await expect(provider.terminateInstances(DEPLOYMENT, ['i-gone'])).resolves.toBeUndefined();
     expect(ec2.commandCalls(TerminateInstancesCommand)).toHaveLength(1);
@@ -386,6 +348,16 @@ describe('Ec2NodeProvider termination', () => {
       .on(TerminateInstancesCommand)
       .rejectsOnce(ec2Error('InvalidInstanceID.NotFound', 400, "The instance IDs 'i-0b, i-0d' do not exist"))
       .resolves({ TerminatingInstances: [] });
+    ec2.on(DescribeInstancesCommand).resolves({
+      Reservations: [
+        {
+          Instances: [
+            { InstanceId: 'i-0b', State: { Name: 'terminated', Code: 48 } },
+            { InstanceId: 'i-0d', State: { Name: 'shutting-down', Code: 32 } },
+          ],
+        },
+      ],
+    });
 
     await provider.terminateInstances(DEPLOYMENT, ['i-0a', 'i-0b', 'i-0c', 'i-0d']);
 
@@ -418,6 +390,8 @@ describe('Ec2NodeProvider termination', () => {
       Filters: [
         { Name: 'tag:simdeploy.io/deployment-id', Values: [DEPLOYMENT] },
         { Name: `tag:${CONTROL_PLANE_TAG}`, Values: [CONTROL_PLANE_TAG_VALUE] },
+        { Name: `tag:${INSTALLATION_TAG}`, Values: [INSTALLATION] },
+        { Name: 'tag:kubernetes.io/cluster/sim-cluster', Values: ['owned'] },
         { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
       ],
       MaxResults: 1000,
@@ -477,7 +451,7 @@ describe('Ec2NodeProvider.listManagedInstances', () => {
     return inputs;
   }
 
-  it('reads every page of instances that carry the control plane tag', async () => {
+  it('reads every page of this installation’s instances in this cluster', async () => {
     const { ec2, provider } = setup();
     const inputs = recordInputs(ec2, [page1, page2]);
 
@@ -487,6 +461,8 @@ describe('Ec2NodeProvider.listManagedInstances', () => {
       {
         Filters: [
           { Name: `tag:${CONTROL_PLANE_TAG}`, Values: [CONTROL_PLANE_TAG_VALUE] },
+          { Name: `tag:${INSTALLATION_TAG}`, Values: [INSTALLATION] },
+          { Name: 'tag:kubernetes.io/cluster/sim-cluster', Values: ['owned'] },
           { Name: 'instance-state-name', Values: ['pending', 'running', 'shutting-down', 'stopping', 'stopped'] },
         ],
         MaxResults: 1000,

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Ec2NodeProvider, type Ec2NodeProviderConfig } from '../../src/ec2';
+import { Ec2NodeProvider, launchTokenFor, type Ec2NodeProviderConfig } from '../../src/ec2';
 import { ProviderError, type NodeRequest } from '../../src/ports';
 import { freePort } from '@simdeploy/testing';
 
@@ -66,16 +66,20 @@ describe('Ec2NodeProvider over HTTP with the real SDK', () => {
     new Ec2NodeProvider({
       region: 'us-east-1',
       clusterName: 'sim-cluster',
+      installationId: 'wire-test',
       imageId: 'ami-12345678',
+      nodeBootstrap: 'al2',
       subnetIds: ['subnet-a'],
       securityGroupIds: ['sg-1'],
       endpoint,
       retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 },
+      consistency: { budgetMs: 0 },
       sleep: async () => undefined,
       ...overrides,
     });
 
   it('retries RequestLimitExceeded from EC2 and sends the same client token every time', async () => {
+    const token = launchTokenFor('sd-wire-1-simulator-0', 'wire-test', 'subnet-a');
     answers = [
       { status: 503, body: errorXml('RequestLimitExceeded', 'Request limit exceeded.') },
       { status: 200, body: runInstancesXml('i-0abc', 'ip-10-0-0-5.ec2.internal') },
@@ -84,10 +88,11 @@ describe('Ec2NodeProvider over HTTP with the real SDK', () => {
     await expect(provider().launchNode(request)).resolves.toEqual({ instanceId: 'i-0abc', nodeName: 'ip-10-0-0-5.ec2.internal' });
 
     expect(received.map((p) => [p.get('Action'), p.get('ClientToken')])).toEqual([
-      ['RunInstances', 'sd-wire-1-simulator-0'],
-      ['RunInstances', 'sd-wire-1-simulator-0'],
+      ['RunInstances', token],
+      ['RunInstances', token],
     ]);
     expect(received[0].get('TagSpecification.2.ResourceType')).toBe('volume');
+    expect([received[0].get('MetadataOptions.HttpTokens'), received[0].get('MetadataOptions.HttpPutResponseHopLimit')]).toEqual(['required', '1']);
   });
 
   it('makes exactly maxAttempts requests when EC2 keeps throttling (the SDK adds none)', async () => {
@@ -105,6 +110,24 @@ describe('Ec2NodeProvider over HTTP with the real SDK', () => {
 
     await expect(provider().launchNode(request)).rejects.toMatchObject({ code: 'InvalidAMIID.NotFound', transient: false, attempts: 1 });
     expect(received).toHaveLength(1);
+  });
+
+  it('reads the unknown ids out of a NotFound from EC2 XML: terminates the known one, confirms one terminated, leaves the unseen one for later', async () => {
+    const describeXml =
+      '<?xml version="1.0" encoding="UTF-8"?><DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>req-3</requestId>' +
+      '<reservationSet><item><reservationId>r-1</reservationId><ownerId>123456789012</ownerId><instancesSet><item><instanceId>i-0abc</instanceId>' +
+      '<instanceState><code>48</code><name>terminated</name></instanceState></item></instancesSet></item></reservationSet></DescribeInstancesResponse>';
+    answers = [
+      { status: 400, body: errorXml('InvalidInstanceID.NotFound', "The instance IDs 'i-0abc, i-0def' do not exist") },
+      { status: 200, body: '<?xml version="1.0" encoding="UTF-8"?><TerminateInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>req-4</requestId><instancesSet/></TerminateInstancesResponse>' },
+      { status: 200, body: describeXml },
+    ];
+
+    await expect(provider().terminateInstances('wire-1', ['i-0abc', 'i-0def', 'i-0123'])).rejects.toMatchObject({ code: 'InstanceNotVisible', transient: true });
+
+    expect(received.map((p) => p.get('Action'))).toEqual(['TerminateInstances', 'TerminateInstances', 'DescribeInstances']);
+    expect(received[1].get('InstanceId.1')).toBe('i-0123');
+    expect([received[2].get('Filter.1.Name'), received[2].get('Filter.1.Value.1'), received[2].get('Filter.1.Value.2')]).toEqual(['instance-id', 'i-0abc', 'i-0def']);
   });
 
   it('treats a refused connection as transient', async () => {

@@ -29,6 +29,10 @@ const AWS = {
   EC2_IMAGE_ID: 'ami-0d4',
   EC2_INSTANCE_PROFILE_ARN: 'arn:aws:iam::123456789012:instance-profile/simdeploy-node',
   CONTROL_PLANE_CIDR: '10.0.0.0/24',
+  INSTALLATION_ID: 'prod-eu',
+  EC2_CLUSTER_ENDPOINT: 'https://0123456789ABCDEF.gr7.eu-west-1.eks.amazonaws.com',
+  EC2_CLUSTER_CA: 'Y2VydGlmaWNhdGVBdXRob3JpdHk=',
+  EC2_CLUSTER_SERVICE_CIDR: '172.20.0.0/16',
   KUBECONFIG: kubeconfig,
   LOCAL_STATE_DIR: join(dir, 'local'),
 };
@@ -86,6 +90,13 @@ describe('EC2 settings', () => {
     expect(ec2ConfigFrom(config)).toEqual({
       region: 'eu-west-1',
       clusterName: 'sim-cluster',
+      installationId: 'prod-eu',
+      nodeBootstrap: 'al2023',
+      cluster: {
+        apiServerEndpoint: 'https://0123456789ABCDEF.gr7.eu-west-1.eks.amazonaws.com',
+        certificateAuthority: 'Y2VydGlmaWNhdGVBdXRob3JpdHk=',
+        serviceCidr: '172.20.0.0/16',
+      },
       imageId: 'ami-0d4',
       subnetIds: ['subnet-0a1', 'subnet-0b2'],
       securityGroupIds: ['sg-0c3'],

@@ -82,6 +82,8 @@ describe('OrphanSweeper over the aws providers (EC2 and Kubernetes doubles)', ()
       {
         region: 'eu-west-1',
         clusterName: 'sim-cluster',
+        installationId: 'prod-eu',
+        nodeBootstrap: 'al2',
         subnetIds: ['subnet-0a1'],
         securityGroupIds: ['sg-0c3'],
         imageId: 'ami-0d4',

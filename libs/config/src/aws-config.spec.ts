@@ -38,7 +38,6 @@ describe('WorkerConfig AWS, Kubernetes and sweep settings', () => {
     const problems = problemsOf({ PROVIDER: 'aws' });
     expect(variablesIn(problems)).toEqual([
       'AWS_REGION',
-      'CONTROL_PLANE_CIDR',
       'EC2_CLUSTER_CA',
       'EC2_CLUSTER_ENDPOINT',
       'EC2_CLUSTER_NAME',
@@ -90,7 +89,7 @@ describe('WorkerConfig AWS, Kubernetes and sweep settings', () => {
       SWEEP_LAUNCH_DEADLINE_S: '5',
     });
     expect(variablesIn(problems)).toEqual(['AWS_ENDPOINT_URL', 'AWS_REGION', 'CONTROL_PLANE_CIDR', 'K8S_NAMESPACE', 'SWEEP_LAUNCH_DEADLINE_S']);
-    expect(problems.find((p) => p.startsWith('CONTROL_PLANE_CIDR'))).toMatch(/IPv4 CIDR.*\(got "10.0.0.0"\)/);
+    expect(problems.find((p) => p.startsWith('CONTROL_PLANE_CIDR'))).toMatch(/CIDR like 10.0.0.0\/24.*\(got "10.0.0.0"\)/);
   });
 
   it('reads the sweep settings', () => {
@@ -129,5 +128,26 @@ describe('WorkerConfig AWS, Kubernetes and sweep settings', () => {
     const problems = problemsOf({ ...rest, EC2_NODE_BOOTSTRAP: 'launch-template' });
     expect(problems).toEqual([expect.stringMatching(/^EC2_LAUNCH_TEMPLATE: .*required when EC2_NODE_BOOTSTRAP=launch-template.*\(not set\)$/)]);
     expect(problemsOf({ ...AWS, EC2_NODE_BOOTSTRAP: 'bottlerocket' })).toEqual([expect.stringMatching(/^EC2_NODE_BOOTSTRAP: must be "al2023".*"al2".*"launch-template"/)]);
+  });
+
+  it('reads the Kubernetes runtime settings and names a malformed one with what it expected', () => {
+    const config = loadConfig(WorkerConfig, {
+      K8S_SIMULATOR_CLIENTS: '[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"ingress"}}}]',
+      K8S_ALLOWED_EGRESS: '[{"cidr":"203.0.113.0/24","ports":[{"port":443}]}]',
+      K8S_API_SERVER_CIDRS: '10.100.0.1/32, 172.20.0.1/32',
+      K8S_IMAGE_PULL_SECRETS: 'registry-creds',
+      K8S_RUN_AS_NON_ROOT: 'true',
+    });
+    expect(config).toMatchObject({
+      K8S_SIMULATOR_CLIENTS: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress' } } }],
+      K8S_ALLOWED_EGRESS: [{ cidr: '203.0.113.0/24', ports: [{ port: 443 }] }],
+      K8S_API_SERVER_CIDRS: ['10.100.0.1/32', '172.20.0.1/32'],
+      K8S_IMAGE_PULL_SECRETS: ['registry-creds'],
+      K8S_RUN_AS_NON_ROOT: true,
+      K8S_DRAIN_TIMEOUT_S: 180,
+    });
+    const problems = problemsOf({ K8S_ALLOWED_EGRESS: 'everything', K8S_API_SERVER_CIDRS: '10.100.0.1' });
+    expect(variablesIn(problems)).toEqual(['K8S_ALLOWED_EGRESS', 'K8S_API_SERVER_CIDRS']);
+    expect(problems.find((p) => p.startsWith('K8S_ALLOWED_EGRESS'))).toMatch(/JSON array/);
   });
 });

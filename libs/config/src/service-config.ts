@@ -1,6 +1,8 @@
 import { Transform } from 'class-transformer';
 import {
   ArrayNotEmpty,
+  IsArray,
+  IsObject,
   IsBase64,
   IsBoolean,
   IsIn,
@@ -51,6 +53,7 @@ export class CommonConfig {
 }
 
 const AWS_REQUIRED = '(required when PROVIDER=aws or ENABLE_AWS=true)';
+const CIDR = /^((\d{1,3}\.){3}\d{1,3}|[0-9a-fA-F:]+)\/\d{1,3}$/;
 const AL2023_REQUIRED = '(required for EC2_NODE_BOOTSTRAP=al2023, the default, when PROVIDER=aws or ENABLE_AWS=true)';
 
 /** Whether this worker must be able to run deployments on AWS. */
@@ -218,10 +221,65 @@ export class WorkerConfig extends CommonConfig {
   @IsNotEmpty()
   KUBECONFIG?: string;
 
-  /** Where simulators are reached from, so their network policies let the control plane in. */
-  @ValidateIf(awsEnabled)
-  @Matches(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, { message: `must be an IPv4 CIDR like 10.0.0.0/24 ${AWS_REQUIRED}` })
+  /** Deprecated: a CIDR let in to simulators' ports. Prefer K8S_SIMULATOR_CLIENTS: on EKS a VPC range covers every pod. */
+  @IsOptional()
+  @Matches(CIDR, { message: 'must be a CIDR like 10.0.0.0/24 (deprecated: prefer K8S_SIMULATOR_CLIENTS)' })
   CONTROL_PLANE_CIDR?: string;
+
+  /**
+   * Pods that may open a simulator's port, as a JSON array of NetworkPolicy peers
+   * (`[{"namespaceSelector":{...},"podSelector":{...}}]`); default: the gateway in namespace simdeploy.
+   */
+  @IsOptional()
+  @Transform(({ value }) => parseJson(value))
+  @IsArray({ message: 'must be a JSON array of {"namespaceSelector": ..., "podSelector": ...} peers' })
+  @IsObject({ each: true, message: 'must be a JSON array of {"namespaceSelector": ..., "podSelector": ...} peers' })
+  K8S_SIMULATOR_CLIENTS?: Record<string, unknown>[];
+
+  /** Destinations simulation pods may reach besides DNS and their own pods: JSON `[{"cidr":"203.0.113.0/24","ports":[{"port":443}]}]`. */
+  @IsOptional()
+  @Transform(({ value }) => parseJson(value))
+  @IsArray({ message: 'must be a JSON array of {"cidr": "...", "ports": [{"port": 443}]} destinations' })
+  @IsObject({ each: true, message: 'must be a JSON array of {"cidr": "...", "ports": [{"port": 443}]} destinations' })
+  K8S_ALLOWED_EGRESS?: { cidr: string; ports?: { protocol?: 'TCP' | 'UDP' | 'SCTP'; port: number; endPort?: number }[] }[];
+
+  /** The API server's addresses, cut out of every allowed destination (comma-separated CIDRs). */
+  @IsOptional()
+  @Transform(({ value }) => parseList(value))
+  @Matches(CIDR, { each: true, message: 'must list CIDRs like 10.100.0.1/32, comma-separated' })
+  K8S_API_SERVER_CIDRS?: string[];
+
+  /** More ranges cut out of every allowed destination, e.g. the VPC's (comma-separated CIDRs). */
+  @IsOptional()
+  @Transform(({ value }) => parseList(value))
+  @Matches(CIDR, { each: true, message: 'must list CIDRs like 10.0.0.0/16, comma-separated' })
+  K8S_DENIED_EGRESS_CIDRS?: string[];
+
+  /** Secrets in the simulations' namespace that images are pulled with (comma-separated names). */
+  @IsOptional()
+  @Transform(({ value }) => parseList(value))
+  @Matches(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { each: true, message: 'must list Secret names, comma-separated' })
+  K8S_IMAGE_PULL_SECRETS?: string[];
+
+  /** Refuse simulation images that run as root (off by default: common ROS and Gazebo images do). */
+  @Transform(({ obj }: { obj: Record<string, unknown> }) => parseBoolean(obj['K8S_RUN_AS_NON_ROOT']))
+  @IsBoolean({ message: 'must be "true" or "false"' })
+  K8S_RUN_AS_NON_ROOT: boolean = false;
+
+  /** Pods still Terminating this long after their grace period on a lost node are force-deleted. */
+  @IsInt({ message: 'must be a whole number of seconds' })
+  @Min(0)
+  K8S_FORCE_DELETE_AFTER_S: number = 60;
+
+  /** How long a node drain waits for evicted pods before the node is deleted anyway; keep it below POD_READY_TIMEOUT_S. */
+  @IsInt({ message: 'must be a whole number of seconds' })
+  @Min(1)
+  K8S_DRAIN_TIMEOUT_S: number = 180;
+
+  /** ImagePullBackOff for a cause that may pass fails the launch after this many kubelet back-offs. */
+  @IsInt({ message: 'must be a whole number of back-offs' })
+  @Min(1)
+  K8S_IMAGE_PULL_BACKOFF_LIMIT: number = 4;
 
   /** How long an instance may stay unrecorded after its node launch began before the sweep removes it; default node-ready timeout + 10 minutes. */
   @IsOptional()
@@ -242,6 +300,15 @@ function parseBoolean(value: unknown): unknown {
   if (value === undefined || typeof value === 'boolean') return value ?? false;
   const text = String(value).trim().toLowerCase();
   return text === 'true' || text === '1' ? true : text === 'false' || text === '0' ? false : value;
+}
+
+function parseJson(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    return value;
+  }
 }
 
 function parseList(value: unknown): unknown {

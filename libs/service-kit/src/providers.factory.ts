@@ -6,6 +6,8 @@ import {
   NodeProvider,
   PodRuntime,
   ProviderError,
+  type KubernetesPodRuntimeConfig,
+  type PeerSelector,
   loadDefaultKubeConfig,
   type Ec2NodeProviderConfig,
   type LaunchTemplateRef,
@@ -61,14 +63,27 @@ export function kubeConfigFrom(config: WorkerConfig): KubeConfig {
 
 /** EC2 machines that join the cluster, and the workloads on them. Constructs only: nothing is called. */
 export function awsProviders(config: WorkerConfig, clients: AwsClients = {}): Providers {
-  if (!config.CONTROL_PLANE_CIDR) throw new Error('CONTROL_PLANE_CIDR is required for the aws provider');
   return {
     nodes: new Ec2NodeProvider(ec2ConfigFrom(config), clients.ec2Client),
-    pods: new KubernetesPodRuntime({
-      kubeConfig: clients.kubeConfig ?? kubeConfigFrom(config),
-      namespace: config.K8S_NAMESPACE,
-      controlPlaneCidr: config.CONTROL_PLANE_CIDR,
-    }),
+    pods: new KubernetesPodRuntime(kubernetesConfigFrom(config, clients.kubeConfig ?? kubeConfigFrom(config))),
+  };
+}
+
+/** The Kubernetes runtime's settings from K8S_* (and the deprecated CONTROL_PLANE_CIDR). */
+export function kubernetesConfigFrom(config: WorkerConfig, kubeConfig: KubeConfig): KubernetesPodRuntimeConfig {
+  return {
+    kubeConfig,
+    namespace: config.K8S_NAMESPACE,
+    ...(config.CONTROL_PLANE_CIDR ? { controlPlaneCidr: config.CONTROL_PLANE_CIDR } : {}),
+    ...(config.K8S_SIMULATOR_CLIENTS ? { simulatorClients: config.K8S_SIMULATOR_CLIENTS as PeerSelector[] } : {}),
+    ...(config.K8S_ALLOWED_EGRESS ? { allowedEgress: config.K8S_ALLOWED_EGRESS } : {}),
+    ...(config.K8S_API_SERVER_CIDRS ? { apiServerCidrs: config.K8S_API_SERVER_CIDRS } : {}),
+    ...(config.K8S_DENIED_EGRESS_CIDRS ? { deniedEgressCidrs: config.K8S_DENIED_EGRESS_CIDRS } : {}),
+    ...(config.K8S_IMAGE_PULL_SECRETS ? { imagePullSecrets: config.K8S_IMAGE_PULL_SECRETS } : {}),
+    runAsNonRoot: config.K8S_RUN_AS_NON_ROOT,
+    forceDeleteAfterSeconds: config.K8S_FORCE_DELETE_AFTER_S,
+    drainTimeoutSeconds: config.K8S_DRAIN_TIMEOUT_S,
+    imagePullBackOffLimit: config.K8S_IMAGE_PULL_BACKOFF_LIMIT,
   };
 }
 

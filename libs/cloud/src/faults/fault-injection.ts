@@ -4,8 +4,12 @@ import {
   DeletionResult,
   ManagedInstance,
   ManagedWorkload,
+  NodeCheckRequest,
   NodeProvider,
   NodeRequest,
+  NodesJoinedCheckRequest,
+  ReadinessByDeployment,
+  WorkloadCheckRequest,
   PodRuntime,
   ProviderError,
   ReadinessCheck,
@@ -122,6 +126,11 @@ export class FaultInjectingNodeProvider extends NodeProvider {
     return this.faults.around('checkNodes', deploymentId, signal, () => this.inner.checkNodes(deploymentId, nodes, signal));
   }
 
+  /** The wrapped provider's own batch: faults apply to the single checks the lifecycle makes. */
+  override checkNodesBatch(requests: readonly NodeCheckRequest[], signal?: AbortSignal): Promise<ReadinessByDeployment> {
+    return this.inner.checkNodesBatch(requests, signal);
+  }
+
   terminateInstances(deploymentId: string, instanceIds: readonly string[], signal?: AbortSignal): Promise<void> {
     return this.faults.around('terminateInstances', deploymentId, signal, () =>
       this.inner.terminateInstances(deploymentId, instanceIds, signal),
@@ -149,6 +158,14 @@ export class FaultInjectingPodRuntime extends PodRuntime {
     return this.faults.around('checkNodesJoined', deploymentId, signal, () =>
       this.inner.checkNodesJoined(deploymentId, nodeNames, signal),
     );
+  }
+
+  override checkNodesJoinedBatch(requests: readonly NodesJoinedCheckRequest[], signal?: AbortSignal): Promise<ReadinessByDeployment> {
+    return this.inner.checkNodesJoinedBatch(requests, signal);
+  }
+
+  override checkWorkloadBatch(requests: readonly WorkloadCheckRequest[], signal?: AbortSignal): Promise<ReadinessByDeployment> {
+    return this.inner.checkWorkloadBatch(requests, signal);
   }
 
   createWorkload(request: WorkloadRequest, signal?: AbortSignal): Promise<void> {

@@ -1,0 +1,203 @@
+import { FaultInjectingNodeProvider, FaultInjectingPodRuntime, FaultInjector } from '@simdeploy/cloud';
+import { DomainError, command, type Actor, type SimDeployment, type SimulationSpec, type WorkOwner } from '@simdeploy/domain';
+import { InMemoryEventStore } from '@simdeploy/event-store';
+import { InMemoryCommandBus, InMemoryCommandScheduler, timerMessageId } from '@simdeploy/messaging';
+import { MemoryCloud, waitFor } from '@simdeploy/testing';
+import { randomUUID } from 'node:crypto';
+import {
+  DeploymentCommandHandler,
+  Dispatcher,
+  Interpreter,
+  KIND_OF,
+  ProviderRegistry,
+  ReadinessWatcher,
+  SystemClock,
+  type LifecycleSettings,
+} from '../src';
+
+const USER: Actor = { subject: 'alice', roles: [] };
+const SPEC: SimulationSpec = {
+  world: 'worlds/warehouse.sdf',
+  simulatorImage: 'gazebo/gz-sim:harmonic',
+  robots: [{ name: 'x1', image: 'acme/robot:1' }],
+  nodeInstanceType: 'g4dn.xlarge',
+  labels: {},
+};
+const SETTINGS: LifecycleSettings = {
+  nodeReadyTimeoutMs: 5_000,
+  podReadyTimeoutMs: 5_000,
+  deletionTimeoutMs: 5_000,
+  pollIntervalMs: 10,
+  retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5, callTimeoutMs: 1_000 },
+};
+const OWNERS: WorkOwner[] = ['launcher', 'terminator', 'error-handler'];
+const PERMANENT = { code: 'InjectedFault', message: 'injected', transient: false };
+
+/**
+ * The launcher, terminator and error handler interpreters over an in-memory event store,
+ * command bus and timers, on an in-memory cloud wrapped in the fault injector: the whole
+ * lifecycle without NATS, in milliseconds. Each service has its own command handler (its
+ * own state cache), as separate processes would.
+ */
+class MemorySystem {
+  readonly store = new InMemoryEventStore();
+  readonly bus = new InMemoryCommandBus(10);
+  readonly scheduler = new InMemoryCommandScheduler((timer) =>
+    this.bus.send({ deploymentId: timer.deploymentId, kind: timer.kind, issuedAt: new Date().toISOString(), reason: 'timer' }, { messageId: timerMessageId(timer) }),
+  );
+  readonly clock = new SystemClock();
+  readonly dispatcher = new Dispatcher(this.bus, this.scheduler, this.clock);
+  readonly gateway = new DeploymentCommandHandler(this.store);
+  readonly faults = new FaultInjector();
+  readonly interpreters = new Map<WorkOwner, Interpreter>();
+  readonly watcher: ReadinessWatcher;
+
+  constructor(readonly cloud: MemoryCloud) {
+    const registry = new ProviderRegistry(
+      { mem: { nodes: new FaultInjectingNodeProvider(cloud.nodes, this.faults), pods: new FaultInjectingPodRuntime(cloud.pods, this.faults) } },
+      'mem',
+    );
+    for (const owner of OWNERS) {
+      const interpreter = new Interpreter(owner, new DeploymentCommandHandler(this.store), registry, SETTINGS, this.clock, this.dispatcher, this.scheduler);
+      this.interpreters.set(owner, interpreter);
+      this.bus.handle(KIND_OF[owner], (message) => interpreter.run(message.deploymentId));
+    }
+    this.watcher = new ReadinessWatcher(registry, this.scheduler.wheelOf(KIND_OF.launcher), SETTINGS.pollIntervalMs, 1_000);
+    this.watcher.start();
+  }
+
+  /** As the gateway does: decide, append, dispatch. */
+  async request(id: string, type: 'RequestLaunch' | 'RequestStop', data: object): Promise<SimDeployment> {
+    const result = await this.gateway.handle(id, command(type, data as never, { now: new Date().toISOString(), by: USER }));
+    if (result instanceof DomainError || result.state === null) throw new Error(`${type} refused`);
+    await this.dispatcher.dispatch(result.state, result.revision, { reason: 'api', before: result.before });
+    return result.state;
+  }
+
+  async launch(spec: Partial<SimulationSpec> = {}): Promise<string> {
+    const id = randomUUID();
+    await this.request(id, 'RequestLaunch', { deploymentId: id, owner: USER.subject, spec: { ...SPEC, ...spec }, provider: 'mem' });
+    return id;
+  }
+
+  stop(id: string): Promise<SimDeployment> {
+    return this.request(id, 'RequestStop', { reason: 'user' });
+  }
+
+  async until(id: string, predicate: (s: SimDeployment) => boolean, description: string): Promise<SimDeployment> {
+    return waitFor(
+      async () => {
+        const { state } = await this.gateway.load(id);
+        return state && predicate(state) ? state : null;
+      },
+      { timeoutMs: 5_000, intervalMs: 5, description: `${id}: ${description}` },
+    );
+  }
+
+  async types(id: string): Promise<string[]> {
+    return (await this.store.readStream(id)).events.map((e) => e.type);
+  }
+
+  async close(): Promise<void> {
+    await this.watcher.stop();
+    await this.scheduler.stop();
+    await this.bus.stop();
+  }
+}
+
+const RUNNING = ['SimulationRequested', 'NodesLaunchStarted', 'InstanceLaunched', 'InstanceLaunched', 'PodsLaunchStarted', 'WorkloadCreated', 'SimulationRunning'];
+const CLEANUP = ['PodsDeletionStarted', 'NodesDeletionStarted', 'InstancesTerminationStarted', 'SimulationTerminated'];
+const terminated = (s: SimDeployment) => s.status === 'Terminated';
+
+describe('the interpreter over in-memory store, bus, timers and cloud', () => {
+  let sys: MemorySystem;
+  afterEach(async () => {
+    expect(sys.bus.errors).toEqual([]);
+    await sys.close();
+  });
+
+  it('launches to Running creating the workload once while the pods take many polls, then stops to Terminated holding nothing', async () => {
+    sys = new MemorySystem(new MemoryCloud({ bootMs: 50, readyMs: 100 }));
+    const id = await sys.launch();
+    await sys.until(id, (s) => s.status === 'Running', 'running');
+    expect(await sys.types(id)).toEqual(RUNNING);
+    expect(sys.cloud.count('createWorkload', id)).toBe(1);
+    expect(sys.cloud.count('launchNode', id)).toBe(2);
+
+    await sys.stop(id);
+    await sys.until(id, terminated, 'terminated');
+    expect(await sys.types(id)).toEqual([...RUNNING, 'StopRequested', ...CLEANUP]);
+    expect(sys.cloud.held(id)).toEqual({ instances: [], workload: false });
+  });
+
+  it('ends waits through the batched check: the machines and pods of many deployments cost a few calls per round, not one per deployment', async () => {
+    sys = new MemorySystem(new MemoryCloud({ bootMs: 150, readyMs: 150 }));
+    const ids = await Promise.all(Array.from({ length: 50 }, () => sys.launch({ robots: [] })));
+    for (const id of ids) await sys.until(id, (s) => s.status === 'Running', 'running');
+    // Each deployment checks once when it starts to wait and once when woken; the waiting in between is the watcher's.
+    for (const id of ids) {
+      expect(sys.cloud.count('checkNodes', id)).toBeLessThanOrEqual(3);
+      expect(sys.cloud.count('checkWorkload', id)).toBeLessThanOrEqual(3);
+    }
+    // The watcher's rounds: a call for all of them at once, a few times while they boot and start.
+    expect(sys.cloud.count('checkNodesBatch')).toBeGreaterThan(0);
+    expect(sys.cloud.count('checkNodesBatch') + sys.cloud.count('checkWorkloadBatch')).toBeLessThan(ids.length);
+  });
+
+  it('a pod that exits during the launch fails it at once with its exit and logs, and the rollback frees everything', async () => {
+    sys = new MemorySystem(new MemoryCloud({ readyMs: 60_000 }));
+    const id = await sys.launch();
+    await sys.until(id, (s) => s.workloadHeld, 'workload created');
+    sys.cloud.exit(id, `sim-${id}-gzserver`, 3, ['cannot open display']);
+    const final = await sys.until(id, terminated, 'rolled back');
+    expect(final.errorStatus).toBe('InitializationFailed');
+    expect(final.failures[0]).toMatchObject({ step: 'waitPodsReady', error: { code: 'PodExited', message: expect.stringContaining('cannot open display') } });
+    expect(sys.cloud.count('createWorkload', id)).toBe(1);
+    expect(sys.cloud.held(id)).toEqual({ instances: [], workload: false });
+  });
+
+  it('a stop that overtakes a slow workload creation: the late workload is recorded, then deleted', async () => {
+    sys = new MemorySystem(new MemoryCloud());
+    const id = randomUUID();
+    sys.faults.add({ step: 'createWorkload', mode: 'slow', delayMs: 200, deploymentId: id });
+    await sys.request(id, 'RequestLaunch', { deploymentId: id, owner: USER.subject, spec: SPEC, provider: 'mem' });
+    await sys.until(id, (s) => s.status === 'LaunchingPods', 'launching pods');
+    await sys.stop(id);
+    await sys.until(id, terminated, 'terminated while the workload was still being created');
+    await waitFor(async () => (await sys.types(id)).includes('WorkloadDeleted'), { description: 'the late workload deleted' });
+    const types = await sys.types(id);
+    expect(types.slice(types.indexOf('StopRequested'))).toEqual(['StopRequested', ...CLEANUP, 'WorkloadCreated', 'WorkloadDeleted']);
+    expect(sys.cloud.held(id)).toEqual({ instances: [], workload: false });
+  });
+
+  it('a failure while rolling back goes to AdminReview, and nothing more happens by itself', async () => {
+    sys = new MemorySystem(new MemoryCloud());
+    const id = randomUUID();
+    sys.faults.add({ step: 'checkWorkload', mode: 'fail', error: PERMANENT, deploymentId: id });
+    sys.faults.add({ step: 'deleteWorkload', mode: 'fail', error: PERMANENT, deploymentId: id });
+    await sys.request(id, 'RequestLaunch', { deploymentId: id, owner: USER.subject, spec: SPEC, provider: 'mem' });
+    const review = await sys.until(id, (s) => s.errorStatus === 'AdminReview', 'admin review');
+    expect(review.status).toBe('DeletingPods');
+    expect((await sys.types(id)).slice(-3)).toEqual(['LaunchFailed', 'PodsDeletionStarted', 'AdminReviewRequired']);
+  });
+
+  it('the maximum duration is a timer, not a held command: Running holds nothing queued, then it stops itself', async () => {
+    sys = new MemorySystem(new MemoryCloud());
+    const id = await sys.launch({ maxDurationSeconds: 1 });
+    await sys.until(id, (s) => s.status === 'Running', 'running');
+    await waitFor(async () => (await sys.scheduler.timerOf(KIND_OF.launcher, id)) !== null, { description: 'timer set' });
+    expect(await sys.bus.hasPending(KIND_OF.launcher, id)).toBe(false);
+    const final = await sys.until(id, terminated, 'stopped at its maximum duration');
+    expect(final.stop).toMatchObject({ reason: 'max-duration', by: { subject: 'service:launcher' } });
+  });
+
+  it('a stop while waiting for machines drops the launcher\'s timer', async () => {
+    sys = new MemorySystem(new MemoryCloud({ bootMs: 60_000 }));
+    const id = await sys.launch();
+    await waitFor(async () => (await sys.scheduler.timerOf(KIND_OF.launcher, id)) !== null, { description: 'waiting for machines' });
+    await sys.stop(id);
+    expect(await sys.scheduler.timerOf(KIND_OF.launcher, id)).toBeNull();
+    await sys.until(id, terminated, 'terminated');
+    expect(sys.cloud.held(id)).toEqual({ instances: [], workload: false });
+  });
+});

@@ -4,4 +4,3 @@ export type { NatsServerHandle, StartNatsServerOptions } from './nats-server';
 export { uniqueName } from './unique-name';
 export { waitFor } from './wait-for';
 export type { WaitForOptions } from './wait-for';
-export * from './memory-cloud';

@@ -1,8 +1,8 @@
-import { FaultInjectingNodeProvider, FaultInjectingPodRuntime, FaultInjector } from '@simdeploy/cloud';
+import { FaultInjectingNodeProvider, FaultInjectingPodRuntime, FaultInjector, MemoryCloud } from '@simdeploy/cloud';
 import { DomainError, command, type Actor, type SimDeployment, type SimulationSpec, type WorkOwner } from '@simdeploy/domain';
 import { InMemoryEventStore } from '@simdeploy/event-store';
 import { InMemoryCommandBus, InMemoryCommandScheduler, timerMessageId } from '@simdeploy/messaging';
-import { MemoryCloud, waitFor } from '@simdeploy/testing';
+import { waitFor } from '@simdeploy/testing';
 import { randomUUID } from 'node:crypto';
 import {
   DeploymentCommandHandler,

@@ -13,7 +13,7 @@ import {
   type ReadinessCheck,
   type SimulatorEndpoint,
   type WorkloadRequest,
-} from '@simdeploy/cloud';
+} from '../ports';
 import type { PodPlan } from '@simdeploy/domain';
 
 export interface MemoryCloudOptions {

@@ -8,3 +8,12 @@ describe('a long-lived subscription', () => {
     expect(result.growthBytes).toBeLessThan(8 * 1024 * 1024);
   }, 60_000);
 });
+
+describe('a JetStream subscription that keeps re-creating its consumer', () => {
+  it('keeps nothing alive per attempt: 2,000 failed attempts leave fewer than 200 more live promises', async () => {
+    const result = await runMeasurement<{ attempts: number; promiseGrowth: number }>('jetstream-resubscribe-promises.ts', ['2000']);
+    // Before the fix each wait raced a promise pending until close(), leaving two promises behind.
+    expect(result.attempts).toBe(2_000);
+    expect(result.promiseGrowth).toBeLessThan(200);
+  }, 60_000);
+});

@@ -16,6 +16,7 @@ import {
 import {
   ANY_REVISION,
   AppendResult,
+  ConcurrencyError,
   EventMetadata,
   EventStore,
   EventSubscription,
@@ -30,6 +31,7 @@ import {
   RecordedEvent,
   comparePositions,
 } from '../event-store';
+import { checkConnectionString } from './connection-string';
 import { toPortError } from './errors';
 import { decodePosition, encodePosition } from './position';
 import { BackoffOptions, ResumingSubscription, SourceItem, SubscriptionSource } from './resuming-subscription';
@@ -38,7 +40,10 @@ import { BackoffOptions, ResumingSubscription, SourceItem, SubscriptionSource } 
 export const ESDB_STREAM_PREFIX = 'SimDeployment-';
 
 export interface EsdbEventStoreOptions {
-  /** e.g. `esdb://admin:changeit@127.0.0.1:2113?tls=false`. Ignored when `client` is given. */
+  /**
+   * e.g. `esdb://admin:changeit@127.0.0.1:2113?tls=false`. Ignored when `client` is given.
+   * Refused: throwOnAppendFailure=false and a nodePreference other than leader.
+   */
   connectionString?: string;
   /** A client the caller owns (and disposes); close() then leaves it open. */
   client?: EventStoreDBClient;
@@ -120,6 +125,7 @@ export class EsdbEventStore extends EventStore {
       this.client = options.client;
       this.ownsClient = false;
     } else if (options.connectionString) {
+      checkConnectionString(options.connectionString);
       this.client = EventStoreDBClient.connectionString(options.connectionString);
       this.ownsClient = true;
     } else {
@@ -137,6 +143,9 @@ export class EsdbEventStore extends EventStore {
         events.map((event) => jsonEvent({ type: event.type, data: event.data as JSONType, metadata: event.metadata })),
         { expectedRevision: toEsdbExpected(expected) },
       );
+      // A client built with throwOnAppendFailure=false answers a wrong expected version this
+      // way; its revision is not to be trusted (BatchAppend makes it from a boolean).
+      if (!result.success) throw new ConcurrencyError(streamId, expected);
       nextRevision = result.nextExpectedRevision;
     } catch (error) {
       throw toPortError(error, { operation: `append to ${name}`, streamId, expected });

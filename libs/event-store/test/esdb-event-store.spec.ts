@@ -1,0 +1,77 @@
+import { EventStoreDBClient } from '@eventstore/db-client';
+import { ConcurrencyError, NO_STREAM } from '../src/event-store';
+import { EsdbEventStore } from '../src/esdb';
+import { FakeEsdbServer } from './support/fake-esdb-server';
+
+/**
+ * The adapter with the real 6.2.1 client against a fake node that speaks its gRPC protocol
+ * (test/support/fake-esdb-server.ts): what the client hands the adapter is what it makes of
+ * real wire messages. The live-server behaviour as a whole is the contract suite's.
+ */
+let server: FakeEsdbServer;
+const stores: EsdbEventStore[] = [];
+const clients: EventStoreDBClient[] = [];
+
+beforeEach(async () => {
+  server = await FakeEsdbServer.start();
+});
+
+afterEach(async () => {
+  await Promise.all(stores.splice(0).map((store) => store.close()));
+  await Promise.all(clients.splice(0).map((client) => client.dispose()));
+  await server.stop();
+});
+
+const storeFor = (options: Partial<ConstructorParameters<typeof EsdbEventStore>[0]> = {}): EsdbEventStore => {
+  const store = new EsdbEventStore({ connectionString: server.connectionString, ...options });
+  stores.push(store);
+  return store;
+};
+
+const ownClient = (query: string): EventStoreDBClient => {
+  const client = EventStoreDBClient.connectionString(`${server.connectionString}&${query}`);
+  clients.push(client);
+  return client;
+};
+
+const tick = (n: number) => ({ type: 'Tick', data: { n } });
+
+describe('an append the server refuses', () => {
+  it('refuses a connection string with throwOnAppendFailure=false, naming the option', () => {
+    expect(() => new EsdbEventStore({ connectionString: `${server.connectionString}&throwOnAppendFailure=false` })).toThrow(
+      /throwOnAppendFailure/,
+    );
+    expect(() => new EsdbEventStore({ connectionString: `${server.connectionString}&throw_on_append_failure=false` })).toThrow(
+      /throwOnAppendFailure/,
+    );
+  });
+
+  it.each([
+    ['BatchAppend', true],
+    ['Append', false],
+  ])('is a ConcurrencyError even from a client that answers { success: false } (%s)', async (_call, batchAppend) => {
+    server.batchAppend = batchAppend;
+    const store = storeFor({ client: ownClient('throwOnAppendFailure=false') });
+    const first = await store.append('d1', [tick(1)], NO_STREAM);
+    await store.append('d1', [tick(2)], first.nextRevision);
+    // Another stream's event, so a wrongly "read back" revision has something to find.
+    await store.append('d2', [tick(9)], NO_STREAM);
+
+    await expect(store.append('d1', [tick(3)], first.nextRevision)).rejects.toBeInstanceOf(ConcurrencyError);
+    await expect(store.append('d1', [tick(3)], NO_STREAM)).rejects.toBeInstanceOf(ConcurrencyError);
+    expect((await store.readStream('d1')).events.map((e) => (e.data as { n: number }).n)).toEqual([1, 2]);
+  });
+});
+
+describe('connection-string options the adapter cannot work with', () => {
+  it.each(['follower', 'random', 'readOnlyReplica'])('refuses nodePreference=%s, naming the option', (preference) => {
+    expect(() => new EsdbEventStore({ connectionString: `${server.connectionString}&nodePreference=${preference}` })).toThrow(/nodePreference/);
+  });
+
+  it('accepts nodePreference=leader, and never echoes the string (it may hold a password)', () => {
+    expect(() => storeFor({ connectionString: `esdb://admin:s3cret@127.0.0.1:${server.port}?tls=false&nodePreference=leader` })).not.toThrow();
+    expect(() => new EsdbEventStore({ connectionString: `esdb://admin:s3cret@127.0.0.1:${server.port}?tls=false&throwOnAppendFailure=false` })).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining('s3cret') }),
+    );
+  });
+});

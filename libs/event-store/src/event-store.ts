@@ -10,6 +10,14 @@ export type StreamRevision = string;
 /** A place in the store-wide order of all deployment events. */
 export type Position = string;
 
+/**
+ * The position of an event read from its stream when the store cannot place it in the
+ * store-wide order (EventStoreDB: an event written by a legacy TCP transaction). It orders
+ * before every real position, so a subscription resumed from it replays rather than skips.
+ * Reads of all streams and appends never return it.
+ */
+export const UNKNOWN_POSITION: Position = '0';
+
 /** Append only if the stream has no events yet. */
 export const NO_STREAM = 'no_stream' as const;
 /** Append whatever the stream holds (for records that need no concurrency control). */

@@ -1,5 +1,5 @@
 import { EventStoreDBClient } from '@eventstore/db-client';
-import { ConcurrencyError, NO_STREAM } from '../src/event-store';
+import { ConcurrencyError, NO_STREAM, UNKNOWN_POSITION, comparePositions } from '../src/event-store';
 import { EsdbEventStore } from '../src/esdb';
 import { FakeEsdbServer } from './support/fake-esdb-server';
 
@@ -73,5 +73,32 @@ describe('connection-string options the adapter cannot work with', () => {
     expect(() => new EsdbEventStore({ connectionString: `esdb://admin:s3cret@127.0.0.1:${server.port}?tls=false&throwOnAppendFailure=false` })).toThrow(
       expect.objectContaining({ message: expect.not.stringContaining('s3cret') }),
     );
+  });
+});
+
+describe('events whose $all position the server does not report', () => {
+  it.each([
+    ['fields left out, so the getters answer "0" (servers before 22.6)', 'unset'],
+    ['2^64-1 (22.6 and later, e.g. an event of a legacy TCP transaction)', 'unknown'],
+  ] as const)('are read from their stream with UNKNOWN_POSITION: %s', async (_how, how) => {
+    const store = storeFor();
+    await store.append('d1', [tick(1), tick(2)], NO_STREAM);
+    server.reportStreamReadPositions('SimDeployment-d1', how);
+
+    const read = await store.readStream('d1');
+    expect(read.revision).toBe('1');
+    expect(read.events.map((e) => [e.revision, e.position, (e.data as { n: number }).n])).toEqual([
+      ['0', UNKNOWN_POSITION, 1],
+      ['1', UNKNOWN_POSITION, 2],
+    ]);
+    // Before every real position: resuming from it replays, it never skips.
+    const [real] = await store.readAll({ from: 'start', limit: 1 });
+    expect(comparePositions(UNKNOWN_POSITION, real.position)).toBeLessThan(0);
+  });
+
+  it.each(['unset', 'unknown'] as const)('fail an append whose read-back has none (%s), rather than answer a position that is not its own', async (how) => {
+    const store = storeFor();
+    server.reportStreamReadPositions('SimDeployment-d1', how);
+    await expect(store.append('d1', [tick(1)], NO_STREAM)).rejects.toThrow(/did not report the \$all position of SimDeployment-d1@0/);
   });
 });

@@ -29,11 +29,12 @@ import {
   ReadStreamOptions,
   ReadStreamResult,
   RecordedEvent,
+  UNKNOWN_POSITION,
   comparePositions,
 } from '../event-store';
 import { checkConnectionString } from './connection-string';
 import { toPortError } from './errors';
-import { decodePosition, encodePosition } from './position';
+import { decodePosition, encodePosition, knownPosition } from './position';
 import { BackoffOptions, ResumingSubscription, SourceItem, SubscriptionSource } from './resuming-subscription';
 
 /** Streams of the category `SimDeployment`; the port's stream id is what follows the dash. */
@@ -73,10 +74,15 @@ const toMetadata = (metadata: unknown): EventMetadata | undefined =>
     ? (metadata as EventMetadata)
     : undefined;
 
-const toRecorded = (event: EsdbRecordedEvent): RecordedEvent => {
-  if (!event.position) {
-    // Stream reads carry positions only from EventStoreDB 22.6 on.
-    throw new Error(`EventStoreDB gave no position for ${event.streamId}@${event.revision}: use server 22.10 or later`);
+/**
+ * A stream read may meet an event the server cannot place in $all (see knownPosition): it is
+ * still history to fold, so it comes with UNKNOWN_POSITION. On $all every record has a place,
+ * and a subscription could not resume from one without.
+ */
+const toRecorded = (event: EsdbRecordedEvent, from: 'stream' | '$all'): RecordedEvent => {
+  const position = knownPosition(event.position);
+  if (position === undefined && from === '$all') {
+    throw new Error(`EventStoreDB gave no $all position for ${event.streamId}@${event.revision} in a read of $all`);
   }
   const metadata = toMetadata(event.metadata);
   return {
@@ -86,7 +92,7 @@ const toRecorded = (event: EsdbRecordedEvent): RecordedEvent => {
     data: event.isJson ? (event.data as object) : { base64: Buffer.from(event.data).toString('base64') },
     ...(metadata ? { metadata } : {}),
     revision: event.revision.toString(10),
-    position: encodePosition(event.position),
+    position: position ?? UNKNOWN_POSITION,
     recordedAt: event.created.toISOString(),
   };
 };
@@ -159,16 +165,22 @@ export class EsdbEventStore extends EventStore {
    * whatever the batch size.
    */
   private async positionOf(name: string, revision: bigint): Promise<Position> {
+    let found = false;
     let position: Position | undefined;
     try {
       await drain(this.client.readStream(name, { fromRevision: revision, maxCount: 1 }), (resolved) => {
-        if (resolved.event) position = toRecorded(resolved.event).position;
+        found = resolved.event !== undefined;
+        position = knownPosition(resolved.event?.position);
         return false;
       });
     } catch (error) {
       throw toPortError(error, { operation: `read back ${name}@${revision}` });
     }
-    if (position === undefined) throw new Error(`${name}@${revision} was appended but cannot be read back`);
+    if (!found) throw new Error(`${name}@${revision} was appended but cannot be read back`);
+    // Callers wait for projections to pass this position: a stand-in would let them pass at once.
+    if (position === undefined) {
+      throw new Error(`EventStoreDB did not report the $all position of ${name}@${revision}, which servers before 22.6 never do: use 24.x or later`);
+    }
     return position;
   }
 
@@ -182,7 +194,7 @@ export class EsdbEventStore extends EventStore {
         if (!event) return true;
         // A system event still moves the revision the next append must expect.
         revision = event.revision.toString(10);
-        if (isDeploymentEvent(event)) events.push(toRecorded(event));
+        if (isDeploymentEvent(event)) events.push(toRecorded(event, 'stream'));
         return true;
       });
     } catch (error) {
@@ -203,7 +215,7 @@ export class EsdbEventStore extends EventStore {
     try {
       await drain(this.client.readAll({ fromPosition: after === undefined ? START : decodePosition(after) }), (resolved) => {
         if (!resolved.event || !isDeploymentEvent(resolved.event)) return true;
-        const event = toRecorded(resolved.event);
+        const event = toRecorded(resolved.event, '$all');
         // Reads of $all include the event at the start position; the port's `after` does not.
         if (after === undefined || comparePositions(event.position, after) > 0) events.push(event);
         return limit === undefined || events.length < limit;
@@ -249,7 +261,7 @@ export class EsdbEventStore extends EventStore {
           filter: streamNameFilter({ prefixes: [ESDB_STREAM_PREFIX] }),
         });
         for await (const resolved of subscription) {
-          if (resolved.event && isDeploymentEvent(resolved.event)) yield toRecorded(resolved.event);
+          if (resolved.event && isDeploymentEvent(resolved.event)) yield toRecorded(resolved.event, '$all');
         }
       },
       async close() {

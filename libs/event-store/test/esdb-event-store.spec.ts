@@ -1,6 +1,8 @@
 import { EventStoreDBClient } from '@eventstore/db-client';
+import { waitFor } from '@simdeploy/testing';
 import { ConcurrencyError, NO_STREAM, UNKNOWN_POSITION, comparePositions } from '../src/event-store';
 import { EsdbEventStore } from '../src/esdb';
+import { drain } from '../src/esdb/drain';
 import { FakeEsdbServer } from './support/fake-esdb-server';
 
 /**
@@ -100,5 +102,29 @@ describe('events whose $all position the server does not report', () => {
     const store = storeFor();
     server.reportStreamReadPositions('SimDeployment-d1', how);
     await expect(store.append('d1', [tick(1)], NO_STREAM)).rejects.toThrow(/did not report the \$all position of SimDeployment-d1@0/);
+  });
+});
+
+describe('reads the adapter stops using', () => {
+  it('are cancelled when the code reading them throws, so the call does not stay open', async () => {
+    server.holdReadsOpen = true;
+    const store = storeFor();
+    await store.append('d1', [tick(1), tick(2), tick(3)], NO_STREAM);
+    const client = ownClient('defaultDeadline=5000');
+    await expect(
+      drain(client.readStream('SimDeployment-d1'), () => {
+        throw new Error('cannot use this event');
+      }),
+    ).rejects.toThrow('cannot use this event');
+    await waitFor(() => server.reads.at(-1)?.ended === 'cancelled', { description: 'the server sees the read cancelled', timeoutMs: 5_000 });
+  });
+
+  it('are cancelled when ping gives up waiting', async () => {
+    server.hangBackwardReads = true;
+    const store = storeFor({ pingTimeoutMs: 200 });
+    await expect(store.ping()).resolves.toBe(false);
+    const ping = server.reads.find((read) => read.kind === 'all');
+    expect(ping).toBeDefined();
+    await waitFor(() => ping?.ended === 'cancelled', { description: 'the server sees the ping read cancelled', timeoutMs: 5_000 });
   });
 });

@@ -9,7 +9,6 @@ import {
   RecordedEvent as EsdbRecordedEvent,
   START,
   StreamNotFoundError,
-  StreamingRead,
   jsonEvent,
   streamNameFilter,
 } from '@eventstore/db-client';
@@ -32,7 +31,9 @@ import {
   UNKNOWN_POSITION,
   comparePositions,
 } from '../event-store';
+import { raceAbort } from '../abortable';
 import { checkConnectionString } from './connection-string';
+import { drain } from './drain';
 import { toPortError } from './errors';
 import { decodePosition, encodePosition, knownPosition } from './position';
 import { BackoffOptions, ResumingSubscription, SourceItem, SubscriptionSource } from './resuming-subscription';
@@ -95,24 +96,6 @@ const toRecorded = (event: EsdbRecordedEvent, from: 'stream' | '$all'): Recorded
     position: position ?? UNKNOWN_POSITION,
     recordedAt: event.created.toISOString(),
   };
-};
-
-/**
- * Reads a client stream until it ends or `take` returns false. Leaving early cancels the
- * gRPC call, which breaking out of the iteration alone does not.
- */
-const drain = async <E>(read: StreamingRead<E>, take: (item: E) => boolean): Promise<void> => {
-  let stoppedEarly = false;
-  try {
-    for await (const item of read) {
-      if (!take(item)) {
-        stoppedEarly = true;
-        break;
-      }
-    }
-  } finally {
-    if (stoppedEarly) await read.cancel().catch(() => undefined);
-  }
 };
 
 /**
@@ -272,25 +255,30 @@ export class EsdbEventStore extends EventStore {
   }
 
   /** Position of the last record in $all, whatever its stream; undefined when $all is empty. */
-  private async lastPosition(): Promise<Position | undefined> {
+  private async lastPosition(signal?: AbortSignal): Promise<Position | undefined> {
     let position: Position | undefined;
-    await drain(this.client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1 }), (resolved) => {
-      if (resolved.event) position = encodePosition(resolved.event.position);
-      return false;
-    });
+    const read = this.client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1 });
+    await drain(
+      read,
+      (resolved) => {
+        if (resolved.event) position = encodePosition(resolved.event.position);
+        return false;
+      },
+      signal,
+    );
     return position;
   }
 
+  /** A read that outlives the timeout is cancelled, so readiness probes do not pile up calls. */
   async ping(): Promise<boolean> {
-    const timeoutMs = this.options.pingTimeoutMs ?? 2_000;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
-    const answered = this.lastPosition().then(
-      () => true,
-      () => false,
-    );
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new Error('ping timed out')), this.options.pingTimeoutMs ?? 2_000);
     try {
-      return await Promise.race([answered, timedOut]);
+      const answered = this.lastPosition(timeout.signal).then(
+        () => true,
+        () => false,
+      );
+      return (await raceAbort(answered, timeout.signal)) === true;
     } finally {
       clearTimeout(timer);
     }

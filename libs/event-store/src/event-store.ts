@@ -132,3 +132,35 @@ export class StoreUnavailableError extends Error {
     this.name = 'StoreUnavailableError';
   }
 }
+
+/**
+ * The stream was deleted for good (an EventStoreDB tombstone): it can be neither read nor
+ * appended to again. The deployment is gone, which no retry changes.
+ */
+export class StreamDeletedError extends Error {
+  readonly code = 'STREAM_DELETED';
+  constructor(readonly streamId: string, options?: { cause?: unknown }) {
+    super(`stream ${streamId} was deleted and can no longer be read or appended to`, options);
+    this.name = 'StreamDeletedError';
+  }
+}
+
+/**
+ * The stream's history does not start at its first event: the store dropped older events
+ * (EventStoreDB $tb, $maxCount or $maxAge metadata, or a soft delete). A state folded from the
+ * rest would be wrong, so nothing is returned; an operator must restore the history.
+ */
+export class StreamTruncatedError extends Error {
+  readonly code = 'STREAM_TRUNCATED';
+  constructor(
+    readonly streamId: string,
+    /** The earliest revision the store still returns; null when it returns none. */
+    readonly firstAvailable: StreamRevision | null,
+  ) {
+    super(
+      `stream ${streamId} is truncated: ` +
+        (firstAvailable === null ? 'it exists but none of its events can be read' : `its events before revision ${firstAvailable} are gone`),
+    );
+    this.name = 'StreamTruncatedError';
+  }
+}

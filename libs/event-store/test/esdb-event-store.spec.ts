@@ -1,6 +1,15 @@
 import { EventStoreDBClient } from '@eventstore/db-client';
+import { command, type Actor } from '@simdeploy/domain';
 import { waitFor } from '@simdeploy/testing';
-import { ConcurrencyError, NO_STREAM, UNKNOWN_POSITION, comparePositions } from '../src/event-store';
+import { DeploymentCommandHandler, TooMuchContentionError } from '../src/command-handler';
+import {
+  ConcurrencyError,
+  NO_STREAM,
+  StreamDeletedError,
+  StreamTruncatedError,
+  UNKNOWN_POSITION,
+  comparePositions,
+} from '../src/event-store';
 import { EsdbEventStore } from '../src/esdb';
 import { drain } from '../src/esdb/drain';
 import { FakeEsdbServer } from './support/fake-esdb-server';
@@ -126,5 +135,81 @@ describe('reads the adapter stops using', () => {
     const ping = server.reads.find((read) => read.kind === 'all');
     expect(ping).toBeDefined();
     await waitFor(() => ping?.ended === 'cancelled', { description: 'the server sees the ping read cancelled', timeoutMs: 5_000 });
+  });
+});
+
+describe('a deleted (tombstoned) stream', () => {
+  it.each([
+    ['BatchAppend', true],
+    ['Append', false],
+  ])('reads and appends fail with the port StreamDeletedError naming the deployment (%s)', async (_call, batchAppend) => {
+    server.batchAppend = batchAppend;
+    const store = storeFor();
+    await store.append('d1', [tick(1)], NO_STREAM);
+    server.tombstone('SimDeployment-d1');
+
+    const read = store.readStream('d1');
+    await expect(read).rejects.toBeInstanceOf(StreamDeletedError);
+    await expect(read).rejects.toMatchObject({ code: 'STREAM_DELETED', streamId: 'd1' });
+    const append = store.append('d1', [tick(2)], '0');
+    await expect(append).rejects.toBeInstanceOf(StreamDeletedError);
+    await expect(append).rejects.toMatchObject({ code: 'STREAM_DELETED', streamId: 'd1' });
+  });
+});
+
+describe('a truncated stream ($tb, $maxCount, $maxAge)', () => {
+  const launcher: Actor = { subject: 'service:launcher', roles: ['service'] };
+  const requestLaunch = (deploymentId: string) =>
+    command(
+      'RequestLaunch',
+      {
+        deploymentId,
+        owner: 'alice',
+        provider: 'local',
+        spec: { world: 'w.sdf', simulatorImage: 'gz:1', robots: [{ name: 'r1', image: 'robot:1' }], nodeInstanceType: 'm5.large', labels: {} },
+      },
+      { now: new Date().toISOString(), by: launcher },
+    );
+
+  it('is not read as a shorter history: the read fails with StreamTruncatedError', async () => {
+    const store = storeFor();
+    await store.append('d1', [tick(0), tick(1), tick(2)], NO_STREAM);
+    server.truncateBefore('SimDeployment-d1', 2n);
+
+    const read = store.readStream('d1');
+    await expect(read).rejects.toBeInstanceOf(StreamTruncatedError);
+    await expect(read).rejects.toMatchObject({ code: 'STREAM_TRUNCATED', streamId: 'd1', firstAvailable: '2' });
+    // A cached reader catching up from before the cut is refused too.
+    await expect(store.readStream('d1', { after: '0' })).rejects.toBeInstanceOf(StreamTruncatedError);
+    await expect(store.readStream('d1', { after: '1' })).resolves.toMatchObject({ revision: '2' });
+  });
+
+  it('that reads as missing makes the first append fail with StreamTruncatedError, not a conflict', async () => {
+    const store = storeFor();
+    await store.append('d1', [tick(0), tick(1), tick(2)], NO_STREAM);
+    server.truncateBefore('SimDeployment-d1', 3n);
+    expect(await store.readStream('d1')).toEqual({ events: [], revision: null });
+
+    const append = store.append('d1', [tick(3)], NO_STREAM);
+    await expect(append).rejects.toBeInstanceOf(StreamTruncatedError);
+    await expect(append).rejects.toMatchObject({ streamId: 'd1', firstAvailable: null });
+    expect(server.log.filter((r) => r.stream === 'SimDeployment-d1')).toHaveLength(3);
+  });
+
+  it('ends a command with StreamTruncatedError instead of contention after every retry', async () => {
+    const store = storeFor();
+    const id = 'd7';
+    await store.append(id, [tick(0)], NO_STREAM);
+    server.truncateBefore(`SimDeployment-${id}`, 1n);
+    const handler = new DeploymentCommandHandler(store, { maxAttempts: 3 });
+    const handled = handler.handle(id, requestLaunch(id));
+    await expect(handled).rejects.toBeInstanceOf(StreamTruncatedError);
+    await expect(handled).rejects.not.toBeInstanceOf(TooMuchContentionError);
+  });
+
+  it('still tells a real race from a truncation: a stream created meanwhile is a ConcurrencyError', async () => {
+    const store = storeFor();
+    await store.append('d1', [tick(0)], NO_STREAM);
+    await expect(store.append('d1', [tick(1)], NO_STREAM)).rejects.toBeInstanceOf(ConcurrencyError);
   });
 });

@@ -28,18 +28,16 @@ import {
   ReadStreamOptions,
   ReadStreamResult,
   RecordedEvent,
+  StreamTruncatedError,
   UNKNOWN_POSITION,
   comparePositions,
 } from '../event-store';
 import { raceAbort } from '../abortable';
 import { checkConnectionString } from './connection-string';
 import { drain } from './drain';
-import { toPortError } from './errors';
+import { ESDB_STREAM_PREFIX, toPortError } from './errors';
 import { decodePosition, encodePosition, knownPosition } from './position';
 import { BackoffOptions, ResumingSubscription, SourceItem, SubscriptionSource } from './resuming-subscription';
-
-/** Streams of the category `SimDeployment`; the port's stream id is what follows the dash. */
-export const ESDB_STREAM_PREFIX = 'SimDeployment-';
 
 export interface EsdbEventStoreOptions {
   /**
@@ -137,9 +135,26 @@ export class EsdbEventStore extends EventStore {
       if (!result.success) throw new ConcurrencyError(streamId, expected);
       nextRevision = result.nextExpectedRevision;
     } catch (error) {
-      throw toPortError(error, { operation: `append to ${name}`, streamId, expected });
+      const portError = toPortError(error, { operation: `append to ${name}`, streamId, expected });
+      throw await this.truncatedOr(portError);
     }
     return { nextRevision: nextRevision.toString(10), position: await this.positionOf(name, nextRevision) };
+  }
+
+  /**
+   * A stream whose every event was truncated away reads as missing, so its first append
+   * expects NO_STREAM and conflicts with a revision that no read can reach: without this
+   * check a command handler would retry until it gives up on contention. A stream that now
+   * reads from revision 0 was created by a concurrent writer: a real conflict.
+   */
+  private async truncatedOr(error: unknown): Promise<unknown> {
+    if (!(error instanceof ConcurrencyError) || error.expected !== NO_STREAM || typeof error.actual !== 'string') return error;
+    try {
+      const { revision } = await this.readStream(error.streamId);
+      return revision === null ? new StreamTruncatedError(error.streamId, null) : error;
+    } catch (readError) {
+      return readError instanceof StreamTruncatedError ? readError : error;
+    }
   }
 
   /**
@@ -167,14 +182,23 @@ export class EsdbEventStore extends EventStore {
     return position;
   }
 
+  /**
+   * Revisions of a stream are contiguous from 0, so a first event after where the read
+   * started means older events were truncated away; a fold of the rest would be wrong.
+   */
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<ReadStreamResult> {
     const name = streamName(streamId);
     const events: RecordedEvent[] = [];
     let revision = options.after ?? null;
     try {
-      const fromRevision = options.after === undefined ? START : BigInt(options.after) + 1n;
-      await drain(this.client.readStream(name, { fromRevision }), ({ event }) => {
+      const fromRevision = options.after === undefined ? 0n : BigInt(options.after) + 1n;
+      let expectedNext: bigint | undefined = fromRevision;
+      await drain(this.client.readStream(name, { fromRevision: fromRevision === 0n ? START : fromRevision }), ({ event }) => {
         if (!event) return true;
+        if (expectedNext !== undefined && event.revision !== expectedNext) {
+          throw new StreamTruncatedError(streamId, event.revision.toString(10));
+        }
+        expectedNext = undefined;
         // A system event still moves the revision the next append must expect.
         revision = event.revision.toString(10);
         if (isDeploymentEvent(event)) events.push(toRecorded(event, 'stream'));
@@ -182,7 +206,7 @@ export class EsdbEventStore extends EventStore {
       });
     } catch (error) {
       if (error instanceof StreamNotFoundError) return { events: [], revision: null };
-      throw toPortError(error, { operation: `read ${name}` });
+      throw toPortError(error, { operation: `read ${name}`, streamId });
     }
     return { events, revision };
   }

@@ -1,6 +1,6 @@
 import { EventStoreDBClient } from '@eventstore/db-client';
 import { command, type Actor } from '@simdeploy/domain';
-import { waitFor } from '@simdeploy/testing';
+import { freePort, waitFor } from '@simdeploy/testing';
 import { DeploymentCommandHandler, TooMuchContentionError } from '../src/command-handler';
 import {
   ConcurrencyError,
@@ -211,5 +211,22 @@ describe('a truncated stream ($tb, $maxCount, $maxAge)', () => {
     const store = storeFor();
     await store.append('d1', [tick(0)], NO_STREAM);
     await expect(store.append('d1', [tick(1)], NO_STREAM)).rejects.toBeInstanceOf(ConcurrencyError);
+  });
+});
+
+describe('close()', () => {
+  it('resolves and disposes the client even when a subscription cannot unsubscribe (cluster discovery failed)', async () => {
+    const [a, b] = [await freePort(), await freePort()];
+    // Two seeds make the client discover the cluster by gossip, which fails: nothing listens.
+    const store = new EsdbEventStore({
+      connectionString: `esdb://127.0.0.1:${a},127.0.0.1:${b}?tls=false&maxDiscoverAttempts=3&discoveryInterval=100&gossipTimeout=1`,
+      resubscribeBackoff: { initialMs: 3_600_000 },
+    });
+    const dispose = jest.spyOn(store['client'], 'dispose');
+    const subscription = store.subscribeToAll({ from: 'start' });
+    const ended = subscription[Symbol.asyncIterator]().next();
+    await expect(store.close()).resolves.toBeUndefined();
+    expect(dispose).toHaveBeenCalledTimes(1);
+    await expect(ended).resolves.toMatchObject({ done: true });
   });
 });

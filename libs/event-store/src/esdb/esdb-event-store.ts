@@ -308,8 +308,12 @@ export class EsdbEventStore extends EventStore {
     }
   }
 
+  /** Total: every subscription is closed and the client disposed, whatever fails on the way. */
   async close(): Promise<void> {
-    await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
-    if (this.ownsClient) await this.client.dispose();
+    try {
+      await Promise.allSettled([...this.subscriptions].map((subscription) => subscription.close()));
+    } finally {
+      if (this.ownsClient) await this.client.dispose();
+    }
   }
 }

@@ -56,12 +56,13 @@ export class ResumingSubscription implements EventSubscription {
     if (typeof options.from === 'object') this.lastPosition = options.from.after;
   }
 
+  /** Never rejects: a source that cannot be released (no cluster to unsubscribe from) is dropped. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.closing.abort();
     this.options.onClose?.();
-    await this.current?.close();
+    await this.current?.close().catch(() => undefined);
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<RecordedEvent, void, undefined> {

@@ -10,7 +10,7 @@ import {
   UNKNOWN_POSITION,
   comparePositions,
 } from '../src/event-store';
-import { EsdbEventStore } from '../src/esdb';
+import { EsdbEventStore, UnsupportedServerError } from '../src/esdb';
 import { drain } from '../src/esdb/drain';
 import { FakeEsdbServer } from './support/fake-esdb-server';
 
@@ -228,5 +228,44 @@ describe('close()', () => {
     await expect(store.close()).resolves.toBeUndefined();
     expect(dispose).toHaveBeenCalledTimes(1);
     await expect(ended).resolves.toMatchObject({ done: true });
+  });
+});
+
+describe('the server version', () => {
+  it.each(['24.2.0', '24.10.0', '25.0.1'])('%s is supported', async (version) => {
+    server.version = version;
+    const store = storeFor();
+    await store.append('d1', [tick(1)], NO_STREAM);
+    await expect(store.ping()).resolves.toBe(true);
+  });
+
+  it.each([
+    ['22.10.3', /EventStoreDB 22\.10\.3 is not supported.*24\.x or later/],
+    ['23.10.1', /EventStoreDB 23\.10\.1 is not supported/],
+    [null, /did not report its version/],
+  ])('%s is refused with a clear error, before anything is read or written', async (version, message) => {
+    server.seed('SimDeployment-d1', [{ type: 'Tick' }]);
+    server.version = version;
+    const drops: unknown[] = [];
+    const store = storeFor({ onSubscriptionDrop: (error) => drops.push(error), resubscribeBackoff: { initialMs: 10, maxMs: 20 } });
+
+    await expect(store.append('d1', [tick(2)], '0')).rejects.toThrow(message);
+    await expect(store.append('d1', [tick(2)], '0')).rejects.toBeInstanceOf(UnsupportedServerError);
+    await expect(store.readStream('d1')).rejects.toThrow(message);
+    await expect(store.readAll({ from: 'start' })).rejects.toThrow(message);
+    await expect(store.ping()).resolves.toBe(false);
+
+    const subscription = store.subscribeToAll({ from: 'start' });
+    const received: unknown[] = [];
+    const done = (async () => {
+      for await (const event of subscription) received.push(event);
+    })();
+    await waitFor(() => drops.length >= 2, { description: 'two reported drops' });
+    await subscription.close();
+    await done;
+    expect(received).toEqual([]);
+    expect(drops[0]).toBeInstanceOf(UnsupportedServerError);
+    expect(server.log).toHaveLength(1);
+    expect(server.reads).toEqual([]);
   });
 });

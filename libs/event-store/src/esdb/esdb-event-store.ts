@@ -38,6 +38,16 @@ import { drain } from './drain';
 import { ESDB_STREAM_PREFIX, toPortError } from './errors';
 import { decodePosition, encodePosition, knownPosition } from './position';
 import { BackoffOptions, ResumingSubscription, SourceItem, SubscriptionSource } from './resuming-subscription';
+import { checkServerVersion } from './server-version';
+
+/**
+ * What the client learns from the server's ServerFeatures service. The getter is protected in
+ * the 6.x typings; the client fetches it once per connection for its own use (it decides
+ * between Append and BatchAppend with it), so reading it costs no extra call.
+ */
+interface ClientCapabilities {
+  readonly capabilities: Promise<{ serverVersion: string }>;
+}
 
 export interface EsdbEventStoreOptions {
   /**
@@ -97,14 +107,15 @@ const toRecorded = (event: EsdbRecordedEvent, from: 'stream' | '$all'): Recorded
 };
 
 /**
- * The EventStore port on EventStoreDB, one stream per deployment. Needs server 22.10 or later
- * (stream reads carry $all positions from 22.6) and a user that may read $all (subscriptions,
- * readAll and ping read it).
+ * The EventStore port on EventStoreDB, one stream per deployment. Needs server 24.x or later
+ * (enforced, see server-version.ts) and a user that may read $all (subscriptions, readAll and
+ * ping read it).
  */
 export class EsdbEventStore extends EventStore {
   private readonly client: EventStoreDBClient;
   private readonly ownsClient: boolean;
   private readonly subscriptions = new Set<ResumingSubscription>();
+  private supportedServer: Promise<void> | undefined;
 
   constructor(private readonly options: EsdbEventStoreOptions) {
     super();
@@ -125,6 +136,7 @@ export class EsdbEventStore extends EventStore {
     const name = streamName(streamId);
     let nextRevision: bigint;
     try {
+      await this.ensureSupportedServer();
       const result = await this.client.appendToStream(
         name,
         events.map((event) => jsonEvent({ type: event.type, data: event.data as JSONType, metadata: event.metadata })),
@@ -191,6 +203,7 @@ export class EsdbEventStore extends EventStore {
     const events: RecordedEvent[] = [];
     let revision = options.after ?? null;
     try {
+      await this.ensureSupportedServer();
       const fromRevision = options.after === undefined ? 0n : BigInt(options.after) + 1n;
       let expectedNext: bigint | undefined = fromRevision;
       await drain(this.client.readStream(name, { fromRevision: fromRevision === 0n ? START : fromRevision }), ({ event }) => {
@@ -220,6 +233,7 @@ export class EsdbEventStore extends EventStore {
     if (limit !== undefined && limit <= 0) return events;
     const after = from === 'start' ? undefined : from.after;
     try {
+      await this.ensureSupportedServer();
       await drain(this.client.readAll({ fromPosition: after === undefined ? START : decodePosition(after) }), (resolved) => {
         if (!resolved.event || !isDeploymentEvent(resolved.event)) return true;
         const event = toRecorded(resolved.event, '$all');
@@ -252,8 +266,10 @@ export class EsdbEventStore extends EventStore {
     let closed = false;
     const client = this.client;
     const lastPosition = () => this.lastPosition();
+    const ensureSupportedServer = () => this.ensureSupportedServer();
     return {
       async *[Symbol.asyncIterator](): AsyncGenerator<SourceItem> {
+        await ensureSupportedServer();
         let start: Exclude<From, 'end'> = from === 'end' ? 'start' : from;
         if (from === 'end') {
           const last = await lastPosition();
@@ -278,6 +294,26 @@ export class EsdbEventStore extends EventStore {
     };
   }
 
+  /**
+   * Refuses servers older than 24.x before the first read or write (see server-version.ts).
+   * Only an answer is kept: after a failure (no server yet, say) the next call asks again.
+   */
+  private ensureSupportedServer(): Promise<void> {
+    this.supportedServer ??= (async () => {
+      let serverVersion: string;
+      try {
+        ({ serverVersion } = await (this.client as unknown as ClientCapabilities).capabilities);
+      } catch (error) {
+        throw toPortError(error, { operation: 'ask for the server version' });
+      }
+      checkServerVersion(serverVersion);
+    })().catch((error: unknown) => {
+      this.supportedServer = undefined;
+      throw error;
+    });
+    return this.supportedServer;
+  }
+
   /** Position of the last record in $all, whatever its stream; undefined when $all is empty. */
   private async lastPosition(signal?: AbortSignal): Promise<Position | undefined> {
     let position: Position | undefined;
@@ -298,7 +334,9 @@ export class EsdbEventStore extends EventStore {
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(new Error('ping timed out')), this.options.pingTimeoutMs ?? 2_000);
     try {
-      const answered = this.lastPosition(timeout.signal).then(
+      const answered = this.ensureSupportedServer()
+        .then(() => this.lastPosition(timeout.signal))
+        .then(
         () => true,
         () => false,
       );

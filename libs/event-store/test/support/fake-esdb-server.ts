@@ -56,8 +56,8 @@ const UINT64_MAX = 2n ** 64n - 1n;
 const TICKS_PER_MS = 10_000n;
 
 export class FakeEsdbServer {
-  /** Version the server reports through ServerFeatures. */
-  version = '24.10.0';
+  /** Version the server reports through ServerFeatures; null: the service is missing (before 21.10). */
+  version: string | null = '24.10.0';
   /** Whether ServerFeatures lists BatchAppend (24.x does; the client then uses it for appends). */
   batchAppend = true;
   /** Reads that stay open after their last event, as a long read throttled by flow control does. */
@@ -135,6 +135,7 @@ export class FakeEsdbServer {
   }
 
   private readonly getSupportedMethods = (_call: ServerUnaryCall<Empty, SupportedMethods>, callback: sendUnaryData<SupportedMethods>): void => {
+    if (this.version === null) return callback({ code: status.UNIMPLEMENTED, details: 'unknown service' }, null);
     const method = (service: string, name: string) => new SupportedMethod().setServiceName(service).setMethodName(name);
     const methods = [method('event_store.client.streams.streams', 'read'), method('event_store.client.streams.streams', 'append')];
     if (this.batchAppend) methods.push(method('event_store.client.streams.streams', 'batchappend'));

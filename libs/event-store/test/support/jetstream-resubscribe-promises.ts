@@ -4,7 +4,7 @@
  * prints, as one JSON line, how many more promises are alive after them than before. A leak
  * of a few hundred bytes per attempt is lost in heap noise; a count of live objects is exact.
  *
- *   NATS_URL=nats://127.0.0.1:4222 node -r ./tools/register-ts.cjs libs/event-store/test/support/jetstream-resubscribe-promises.ts 2000
+ *   NATS_URL=nats://127.0.0.1:4222 node -r ./tools/register-ts.cjs libs/event-store/test/support/jetstream-resubscribe-promises.ts 1000
  */
 import { Session } from 'node:inspector';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -12,7 +12,7 @@ import { connect } from '@nats-io/transport-node';
 import { uniqueName } from '@simdeploy/testing';
 import { JetStreamEventStore } from '../../src/jetstream';
 
-const attempts = Number(process.argv[2] ?? 2_000);
+const attempts = Number(process.argv[2] ?? 1_000);
 const warmUp = 200;
 
 const session = new Session();

@@ -13,7 +13,7 @@ export const runMeasurement = async <T>(script: string, args: string[] = []): Pr
   const { stdout } = await run(
     process.execPath,
     ['--expose-gc', '-r', path.join(root, 'tools/register-ts.cjs'), path.join(__dirname, script), ...args],
-    { cwd: root, env: process.env, timeout: 60_000 },
+    { cwd: root, env: process.env, timeout: 170_000 },
   );
   return JSON.parse(stdout.trim().split('\n').pop() ?? '') as T;
 };

@@ -337,9 +337,9 @@ export class EsdbEventStore extends EventStore {
       const answered = this.ensureSupportedServer()
         .then(() => this.lastPosition(timeout.signal))
         .then(
-        () => true,
-        () => false,
-      );
+          () => true,
+          () => false,
+        );
       return (await raceAbort(answered, timeout.signal)) === true;
     } finally {
       clearTimeout(timer);

@@ -10,6 +10,14 @@ export type StreamRevision = string;
 /** A place in the store-wide order of all deployment events. */
 export type Position = string;
 
+/**
+ * The position of an event read from its stream when the store cannot place it in the
+ * store-wide order (EventStoreDB: an event written by a legacy TCP transaction). It orders
+ * before every real position, so a subscription resumed from it replays rather than skips.
+ * Reads of all streams and appends never return it.
+ */
+export const UNKNOWN_POSITION: Position = '0';
+
 /** Append only if the stream has no events yet. */
 export const NO_STREAM = 'no_stream' as const;
 /** Append whatever the stream holds (for records that need no concurrency control). */
@@ -122,5 +130,37 @@ export class StoreUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'StoreUnavailableError';
+  }
+}
+
+/**
+ * The stream was deleted for good (an EventStoreDB tombstone): it can be neither read nor
+ * appended to again. The deployment is gone, which no retry changes.
+ */
+export class StreamDeletedError extends Error {
+  readonly code = 'STREAM_DELETED';
+  constructor(readonly streamId: string, options?: { cause?: unknown }) {
+    super(`stream ${streamId} was deleted and can no longer be read or appended to`, options);
+    this.name = 'StreamDeletedError';
+  }
+}
+
+/**
+ * The stream's history does not start at its first event: the store dropped older events
+ * (EventStoreDB $tb, $maxCount or $maxAge metadata, or a soft delete). A state folded from the
+ * rest would be wrong, so nothing is returned; an operator must restore the history.
+ */
+export class StreamTruncatedError extends Error {
+  readonly code = 'STREAM_TRUNCATED';
+  constructor(
+    readonly streamId: string,
+    /** The earliest revision the store still returns; null when it returns none. */
+    readonly firstAvailable: StreamRevision | null,
+  ) {
+    super(
+      `stream ${streamId} is truncated: ` +
+        (firstAvailable === null ? 'it exists but none of its events can be read' : `its events before revision ${firstAvailable} are gone`),
+    );
+    this.name = 'StreamTruncatedError';
   }
 }

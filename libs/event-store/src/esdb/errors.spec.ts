@@ -6,7 +6,7 @@ import {
   UnavailableError,
   WrongExpectedVersionError,
 } from '@eventstore/db-client';
-import { ConcurrencyError, NO_STREAM, StoreUnavailableError } from '../event-store';
+import { ConcurrencyError, NO_STREAM, StoreUnavailableError, StreamDeletedError as PortStreamDeletedError } from '../event-store';
 import { toPortError } from './errors';
 
 const appendContext = { operation: 'append to SimDeployment-d1', streamId: 'd1', expected: '3' };
@@ -62,9 +62,16 @@ describe('EventStoreDB errors as port errors', () => {
     expect(toPortError(notLeader, { operation: 'append' })).toBeInstanceOf(StoreUnavailableError);
   });
 
-  it('errors about the request itself pass through unchanged', () => {
+  it('a deleted stream is the port StreamDeletedError naming the deployment', () => {
     const deleted = StreamDeletedError.fromStreamName('SimDeployment-d1');
-    expect(toPortError(deleted, appendContext)).toBe(deleted);
+    const error = toPortError(deleted, appendContext);
+    expect(error).toBeInstanceOf(PortStreamDeletedError);
+    expect(error).toMatchObject({ code: 'STREAM_DELETED', streamId: 'd1', cause: deleted });
+    // Without a stream in the context, the client's stream name tells which one.
+    expect(toPortError(deleted, { operation: 'read $all' })).toMatchObject({ streamId: 'd1' });
+  });
+
+  it('other errors about the request itself pass through unchanged', () => {
     const bug = new TypeError('boom');
     expect(toPortError(bug, appendContext)).toBe(bug);
     expect(toPortError('not an error', appendContext)).toBe('not an error');

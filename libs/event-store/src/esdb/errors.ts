@@ -3,12 +3,16 @@ import {
   DeadlineExceededError,
   NO_STREAM as ESDB_NO_STREAM,
   NotLeaderError,
+  StreamDeletedError as EsdbStreamDeletedError,
   TimeoutError,
   UnavailableError,
   WrongExpectedVersionError,
   convertToCommandError,
 } from '@eventstore/db-client';
-import { ConcurrencyError, ExpectedRevision, StoreUnavailableError } from '../event-store';
+import { ConcurrencyError, ExpectedRevision, StoreUnavailableError, StreamDeletedError } from '../event-store';
+
+/** Streams of the category `SimDeployment`; the port's stream id is what follows the dash. */
+export const ESDB_STREAM_PREFIX = 'SimDeployment-';
 
 /**
  * Errors that say the store could not be reached or did not answer in time, as opposed to
@@ -39,6 +43,10 @@ export const toPortError = (thrown: unknown, context: ErrorContext): unknown => 
     const actual =
       error.actualVersion === ESDB_NO_STREAM ? null : typeof error.actualVersion === 'bigint' ? error.actualVersion.toString(10) : undefined;
     return new ConcurrencyError(context.streamId, context.expected, actual);
+  }
+  if (error instanceof EsdbStreamDeletedError) {
+    const fromName = typeof error.streamName === 'string' ? error.streamName.replace(ESDB_STREAM_PREFIX, '') : '';
+    return new StreamDeletedError(context.streamId ?? fromName, { cause: error });
   }
   if (isConnectionFailure(error)) {
     return new StoreUnavailableError(`EventStoreDB ${context.operation} failed: ${error.message}`, { cause: error });

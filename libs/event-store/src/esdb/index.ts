@@ -1,4 +1,6 @@
-export { EsdbEventStore, ESDB_STREAM_PREFIX } from './esdb-event-store';
+export { EsdbEventStore } from './esdb-event-store';
+export { ESDB_STREAM_PREFIX } from './errors';
 export type { EsdbEventStoreOptions } from './esdb-event-store';
 export { ResumingSubscription, backoffDelay } from './resuming-subscription';
 export type { BackoffOptions, Checkpoint, ResumingSubscriptionOptions, SourceItem, SubscriptionSource } from './resuming-subscription';
+export { MINIMUM_SERVER_MAJOR, UnsupportedServerError } from './server-version';

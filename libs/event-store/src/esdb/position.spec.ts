@@ -1,5 +1,5 @@
 import { comparePositions } from '../event-store';
-import { decodePosition, encodePosition } from './position';
+import { decodePosition, encodePosition, knownPosition } from './position';
 
 const INT64_MAX = 2n ** 63n - 1n;
 
@@ -50,5 +50,19 @@ describe('EventStoreDB positions as port positions', () => {
     expect(() => decodePosition('12abc')).toThrow(RangeError);
     expect(() => decodePosition('-5')).toThrow(RangeError);
     expect(() => decodePosition(((INT64_MAX + 1n) * 10n ** 20n).toString())).toThrow(RangeError);
+  });
+});
+
+describe('knownPosition', () => {
+  it('is the port position of a real log position', () => {
+    expect(knownPosition({ commit: 1_000n, prepare: 1_200n })).toBe(encodePosition({ commit: 1_000n, prepare: 1_200n }));
+  });
+
+  it.each([
+    ['no position at all', undefined],
+    ['the protobuf defaults 0/0 (fields the server did not send)', { commit: 0n, prepare: 0n }],
+    ['2^64-1, how 22.6 and later say "none"', { commit: 2n ** 64n - 1n, prepare: 2n ** 64n - 1n }],
+  ])('is undefined for %s', (_what, position) => {
+    expect(knownPosition(position)).toBeUndefined();
   });
 });

@@ -29,3 +29,17 @@ export const decodePosition = (position: Position): EsdbPosition => {
   }
   return decoded;
 };
+
+/**
+ * The port position of an event as the client reports it, or undefined when the server gave
+ * none. The client turns absent fields into 0/0 (protobuf defaults: servers before 22.6 never
+ * send them for stream reads), and no event can sit at 0/0, where the log's first epoch record
+ * is. From 22.6 "no position" arrives as 2^64-1, outside any log.
+ */
+export const knownPosition = (position: EsdbPosition | undefined): Position | undefined => {
+  if (!position) return undefined;
+  const { commit, prepare } = position;
+  if (commit === 0n && prepare === 0n) return undefined;
+  if (commit > INT64_MAX || prepare > INT64_MAX) return undefined;
+  return encodePosition(position);
+};

@@ -218,6 +218,25 @@ describe('ResumingSubscription', () => {
     expect(closedCalls).toBe(1);
   });
 
+  it('close() resolves and reports the close even when releasing the source fails', async () => {
+    let closedCalls = 0;
+    const subscription = new ResumingSubscription({
+      from: 'start',
+      open: () => ({
+        // A read that never answers, as one waiting for a cluster that cannot be found.
+        [Symbol.asyncIterator]: () => ({ next: () => new Promise<IteratorResult<SourceItem>>(() => undefined) }),
+        // What unsubscribe() does when the cluster could not be discovered.
+        close: () => Promise.reject(new Error('Failed to discover after 10 attempts.')),
+      }),
+      onClose: () => closedCalls++,
+    });
+    const { done } = consume(subscription);
+    await Promise.resolve();
+    await expect(subscription.close()).resolves.toBeUndefined();
+    await done;
+    expect(closedCalls).toBe(1);
+  });
+
   it('can be iterated only once', async () => {
     const log = new FakeLog();
     const subscription = new ResumingSubscription({ from: 'start', open: (from) => log.open(from) });

@@ -1,3 +1,4 @@
+import { ABORTED, raceAbort, sleep } from '../abortable';
 import { EventSubscription, From, Position, RecordedEvent, comparePositions } from '../event-store';
 
 /** A point the source has reached without an event to deliver (where "end" turned out to be). */
@@ -35,8 +36,6 @@ export interface ResumingSubscriptionOptions {
 export const backoffDelay = (attempt: number, { initialMs = 100, maxMs = 5_000 }: BackoffOptions = {}): number =>
   Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 1, 30));
 
-const CLOSED = Symbol('closed');
-
 /**
  * Delivers a source's events once each and in order across drops: after a drop (an error,
  * or the source simply ending) it opens a new source after the last position delivered or
@@ -47,8 +46,7 @@ export class ResumingSubscription implements EventSubscription {
   private resumeFrom: From;
   private lastPosition: Position | undefined;
   private closed = false;
-  private readonly closedSignal: Promise<typeof CLOSED>;
-  private signalClosed!: () => void;
+  private readonly closing = new AbortController();
   private current: SubscriptionSource | undefined;
   private iterator: AsyncIterator<SourceItem> | undefined;
   private iterating = false;
@@ -56,15 +54,15 @@ export class ResumingSubscription implements EventSubscription {
   constructor(private readonly options: ResumingSubscriptionOptions) {
     this.resumeFrom = options.from;
     if (typeof options.from === 'object') this.lastPosition = options.from.after;
-    this.closedSignal = new Promise((resolve) => (this.signalClosed = () => resolve(CLOSED)));
   }
 
+  /** Never rejects: a source that cannot be released (no cluster to unsubscribe from) is dropped. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.signalClosed();
+    this.closing.abort();
     this.options.onClose?.();
-    await this.current?.close();
+    await this.current?.close().catch(() => undefined);
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<RecordedEvent, void, undefined> {
@@ -76,7 +74,7 @@ export class ResumingSubscription implements EventSubscription {
         try {
           for (;;) {
             const item = await this.nextFromSource();
-            if (item === CLOSED || this.closed) return;
+            if (item === ABORTED || this.closed) return;
             failures = 0;
             if (this.lastPosition !== undefined && comparePositions(this.positionOf(item), this.lastPosition) <= 0) continue;
             this.lastPosition = this.positionOf(item);
@@ -89,24 +87,22 @@ export class ResumingSubscription implements EventSubscription {
           this.options.onDrop?.(error, failures);
         }
         await this.dropCurrent();
-        if ((await this.wait(backoffDelay(failures, this.options.backoff))) === CLOSED) return;
+        if (!(await sleep(backoffDelay(failures, this.options.backoff), this.closing.signal))) return;
       }
     } finally {
       await this.close();
     }
   }
 
-  /** The next item of the open source (opening one if needed), CLOSED, or throws on a drop. */
-  private async nextFromSource(): Promise<SourceItem | typeof CLOSED> {
+  /** The next item of the open source (opening one if needed), ABORTED on close, or throws on a drop. */
+  private async nextFromSource(): Promise<SourceItem | typeof ABORTED> {
     if (!this.iterator) {
       this.current = this.options.open(this.resumeFrom);
       this.iterator = this.current[Symbol.asyncIterator]();
     }
-    const pending = this.iterator.next();
-    // Closing the source may reject a read that close() has already overtaken.
-    pending.catch(() => undefined);
-    const next = await Promise.race([pending, this.closedSignal]);
-    if (next === CLOSED) return CLOSED;
+    // Closing the source may reject a read that close() has already overtaken: raceAbort ignores it.
+    const next = await raceAbort(this.iterator.next(), this.closing.signal);
+    if (next === ABORTED) return ABORTED;
     if (next.done) throw new Error('the subscription ended without being closed');
     return next.value;
   }
@@ -120,15 +116,5 @@ export class ResumingSubscription implements EventSubscription {
 
   private positionOf(item: SourceItem): Position {
     return 'checkpoint' in item ? item.checkpoint : item.position;
-  }
-
-  private async wait(ms: number): Promise<void | typeof CLOSED> {
-    let timer: NodeJS.Timeout | undefined;
-    const elapsed = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
-    try {
-      return await Promise.race([elapsed, this.closedSignal]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 }

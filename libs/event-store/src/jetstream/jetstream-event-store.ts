@@ -16,6 +16,7 @@ import {
   type StoredMsg,
 } from '@nats-io/jetstream';
 import { errors as natsErrors, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { sleep } from '../abortable';
 import {
   ANY_REVISION,
   ConcurrencyError,
@@ -42,6 +43,8 @@ export interface JetStreamEventStoreOptions {
   timeoutMs?: number;
   /** close() also closes the connection; by default the caller owns it. */
   closeConnection?: boolean;
+  /** Wait before a subscription re-creates its consumer after an error. Default 250 ms. */
+  resubscribeDelayMs?: number;
 }
 
 /**
@@ -115,8 +118,6 @@ const stopIterating = (iterable: AsyncIterable<unknown>): void => {
   const stoppable = iterable as { stop?: () => void };
   stoppable.stop?.();
 };
-
-const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * The EventStore port on NATS JetStream (works on nats-server 2.9). One stream holds every
@@ -272,8 +273,7 @@ export class JetStreamEventStore extends EventStore {
 
     let closed = false;
     let current: OpenConsumer | undefined;
-    let wakeUp: () => void = () => undefined;
-    const closedSignal = new Promise<void>((resolve) => (wakeUp = resolve));
+    const closing = new AbortController();
 
     // A reconnect may have lost the server-side consumer (memory storage, kill -9): rather than
     // trust the ordered consumer to notice, restart it from the last delivered position.
@@ -304,7 +304,7 @@ export class JetStreamEventStore extends EventStore {
         } finally {
           void current?.close();
         }
-        await Promise.race([delay(RESUBSCRIBE_DELAY_MS), closedSignal]);
+        await sleep(this.options.resubscribeDelayMs ?? RESUBSCRIBE_DELAY_MS, closing.signal);
       }
     }.call(this);
 
@@ -313,7 +313,7 @@ export class JetStreamEventStore extends EventStore {
       close: async () => {
         if (closed) return;
         closed = true;
-        wakeUp();
+        closing.abort();
         stopIterating(status);
         this.subscriptions.delete(subscription);
         await current?.close();

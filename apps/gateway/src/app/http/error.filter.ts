@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { IllegalTransitionError, NotFoundError, ValidationError } from '@simdeploy/domain';
-import { ConcurrencyError, StoreUnavailableError } from '@simdeploy/event-store';
+import { ConcurrencyError, StoreUnavailableError, StreamDeletedError, StreamTruncatedError } from '@simdeploy/event-store';
 import { TooMuchContentionError } from '@simdeploy/workflows';
 import type { FastifyReply } from 'fastify';
 
@@ -30,6 +30,10 @@ export function toErrorBody(error: unknown): ErrorBody {
     return body(HttpStatus.CONFLICT, 'the simulation changed meanwhile; try again');
   }
   if (error instanceof StoreUnavailableError) return body(HttpStatus.SERVICE_UNAVAILABLE, 'the event store is unavailable; try again');
+  // An operator deleted or truncated the history in the store: the simulation is gone for good.
+  if (error instanceof StreamDeletedError || error instanceof StreamTruncatedError) {
+    return body(HttpStatus.GONE, `the history of simulation ${error.streamId} was deleted or truncated in the event store`);
+  }
   const status = (error as { statusCode?: unknown }).statusCode;
   // Fastify's own errors (malformed JSON, body too large, wrong content type) carry a 4xx code.
   if (typeof status === 'number' && status >= 400 && status < 500) return body(status, (error as Error).message);

@@ -1,3 +1,5 @@
+import { ExponentialBackoff, noJitterGenerator, type IBackoff } from 'cockatiel';
+
 /** What to tell JetStream about a command once its handler settled. */
 export type AckDecision = { action: 'ack' } | { action: 'nak'; delayMs: number };
 
@@ -8,13 +10,13 @@ export interface RetryBackoff {
   maxMs?: number;
 }
 
-/** Capped exponential backoff by delivery count: base * 2^(n-1), at most max. */
+/** cockatiel's capped exponential backoff, by delivery count: base * 2^(n-1), at most max. */
 export function failureBackoffMs(deliveryCount: number, backoff: RetryBackoff = {}): number {
-  const base = backoff.baseMs ?? 200;
-  const max = backoff.maxMs ?? 30_000;
-  const exponent = Math.max(0, deliveryCount - 1);
-  // Past 2^30 the product only overflows toward Infinity; the cap applies long before.
-  return Math.min(max, base * 2 ** Math.min(exponent, 30));
+  const policy = new ExponentialBackoff({ initialDelay: backoff.baseMs ?? 200, maxDelay: backoff.maxMs ?? 30_000, generator: noJitterGenerator });
+  let step: IBackoff<unknown> = policy.next();
+  // Past 40 doublings every cap has long been reached.
+  for (let i = 1; i < Math.min(Math.max(1, deliveryCount), 40); i++) step = step.next(undefined);
+  return step.duration;
 }
 
 export class InvalidCommandOutcomeError extends Error {

@@ -37,7 +37,7 @@ import { checkConnectionString } from './connection-string';
 import { drain } from './drain';
 import { ESDB_STREAM_PREFIX, toPortError } from './errors';
 import { decodePosition, encodePosition, knownPosition } from './position';
-import { BackoffOptions, ResumingSubscription, SourceItem, SubscriptionSource } from './resuming-subscription';
+import { BackoffOptions, ResumingSubscription, SourceItem, SubscriptionSource } from '../resuming-subscription';
 import { checkServerVersion } from './server-version';
 
 /**

@@ -1,6 +1,4 @@
 export { EsdbEventStore } from './esdb-event-store';
 export { ESDB_STREAM_PREFIX } from './errors';
 export type { EsdbEventStoreOptions } from './esdb-event-store';
-export { ResumingSubscription, backoffDelay } from './resuming-subscription';
-export type { BackoffOptions, Checkpoint, ResumingSubscriptionOptions, SourceItem, SubscriptionSource } from './resuming-subscription';
 export { MINIMUM_SERVER_MAJOR, UnsupportedServerError } from './server-version';

@@ -16,7 +16,7 @@ import {
   type StoredMsg,
 } from '@nats-io/jetstream';
 import { errors as natsErrors, nanos, type NatsConnection } from '@nats-io/transport-node';
-import { sleep } from '../abortable';
+import { ResumingSubscription, type SubscriptionSource } from '../resuming-subscription';
 import {
   ANY_REVISION,
   ConcurrencyError,
@@ -43,7 +43,7 @@ export interface JetStreamEventStoreOptions {
   timeoutMs?: number;
   /** close() also closes the connection; by default the caller owns it. */
   closeConnection?: boolean;
-  /** Wait before a subscription re-creates its consumer after an error. Default 250 ms. */
+  /** A fixed wait before a subscription re-creates its consumer after a drop; by default it backs off from 250 ms to 5 s. */
   resubscribeDelayMs?: number;
 }
 
@@ -55,7 +55,7 @@ export const MAX_EVENTS_PER_APPEND = 1000;
 const POSITION_FACTOR = BigInt(MAX_EVENTS_PER_APPEND);
 const STREAM_ID = /^[A-Za-z0-9_-]+$/;
 const PUBLISH_RETRIES = 3;
-const RESUBSCRIBE_DELAY_MS = 250;
+const RESUBSCRIBE_BACKOFF = { initialMs: 250, maxMs: 5_000 };
 
 type StoredEvent = Pick<NewEvent, 'type' | 'data' | 'metadata'>;
 
@@ -261,65 +261,47 @@ export class JetStreamEventStore extends EventStore {
     }
   }
 
+  /**
+   * The shared ResumingSubscription over ordered consumers: after a drop it re-creates the
+   * consumer after the last position delivered, with the same backoff as every other re-subscription.
+   */
   override subscribeToAll(options: { from: From }): EventSubscription {
     // 'end' is fixed now, not when the caller starts iterating.
-    const start: Promise<bigint | null> =
-      options.from === 'start'
-        ? Promise.resolve(null)
-        : options.from === 'end'
-          ? this.lastSequence().then((seq) => positionOf(seq, MAX_EVENTS_PER_APPEND - 1))
-          : Promise.resolve(BigInt(options.from.after));
-    start.catch(() => undefined); // surfaced by the first next()
+    const end: Promise<From> | null =
+      options.from === 'end' ? this.lastSequence().then((seq) => ({ after: positionOf(seq, MAX_EVENTS_PER_APPEND - 1).toString() })) : null;
+    end?.catch(() => undefined); // surfaced by the first read
 
-    let closed = false;
     let current: OpenConsumer | undefined;
-    const closing = new AbortController();
-
     // A reconnect may have lost the server-side consumer (memory storage, kill -9): rather than
-    // trust the ordered consumer to notice, restart it from the last delivered position.
+    // trust the ordered consumer to notice, end this source; the subscription resumes from the last position.
     const status = this.nc.status();
     void (async () => {
       for await (const s of status) if (s.type === 'reconnect') current?.messages.stop();
     })();
 
-    const iterator = async function* (this: JetStreamEventStore): AsyncGenerator<RecordedEvent> {
-      let after = await start;
-      while (!closed) {
-        try {
-          current = await this.consume(this.startSequence(after), 256);
-          if (closed) break;
-          for await (const m of current.messages) {
-            for (const event of this.decode(fromDelivered(m))) {
-              const position = BigInt(event.position);
-              // A recreated consumer starts at a whole message; skip what was delivered.
-              if (after !== null && position <= after) continue;
-              after = position;
-              yield event;
-              if (closed) return;
-            }
-          }
-        } catch (error) {
-          const retryable = isUnavailable(error) || error instanceof StoreUnavailableError || error instanceof JetStreamApiError;
-          if (!retryable || this.nc.isClosed()) throw error;
-        } finally {
-          void current?.close();
-        }
-        await sleep(this.options.resubscribeDelayMs ?? RESUBSCRIBE_DELAY_MS, closing.signal);
-      }
-    }.call(this);
+    const open = (from: From): SubscriptionSource => {
+      let consumer: OpenConsumer | undefined;
+      const source = async function* (this: JetStreamEventStore): AsyncGenerator<RecordedEvent> {
+        const start = from === 'end' && end ? await end : from;
+        const after = start === 'start' || start === 'end' ? null : BigInt(start.after);
+        consumer = await this.consume(this.startSequence(after), 256);
+        current = consumer;
+        for await (const m of consumer.messages) yield* this.decode(fromDelivered(m));
+      }.call(this);
+      return { [Symbol.asyncIterator]: () => source, close: async () => void (await consumer?.close()) };
+    };
 
-    const subscription: EventSubscription = {
-      [Symbol.asyncIterator]: () => iterator,
-      close: async () => {
-        if (closed) return;
-        closed = true;
-        closing.abort();
+    const subscription = new ResumingSubscription({
+      from: options.from,
+      open,
+      backoff: this.options.resubscribeDelayMs === undefined ? RESUBSCRIBE_BACKOFF : { initialMs: this.options.resubscribeDelayMs, maxMs: this.options.resubscribeDelayMs },
+      // Only the caller closing the connection ends it; anything else is waited out and resumed.
+      fatal: () => this.nc.isClosed(),
+      onClose: () => {
         stopIterating(status);
         this.subscriptions.delete(subscription);
-        await current?.close();
-        await iterator.return(undefined);
       },
-    };
+    });
     this.subscriptions.add(subscription);
     return subscription;
   }

@@ -7,7 +7,7 @@
  *   node --expose-gc -r ./tools/register-ts.cjs libs/event-store/test/support/subscription-heap-growth.ts 200000
  */
 import { RecordedEvent } from '../../src/event-store';
-import { ResumingSubscription, SourceItem, SubscriptionSource } from '../../src/esdb/resuming-subscription';
+import { ResumingSubscription, SourceItem, SubscriptionSource } from '../../src/resuming-subscription';
 
 const total = Number(process.argv[2] ?? 200_000);
 const warmUp = Math.min(10_000, Math.floor(total / 10));

@@ -1,5 +1,5 @@
 import { waitFor } from '@simdeploy/testing';
-import { From, RecordedEvent } from '../event-store';
+import { From, RecordedEvent } from './event-store';
 import { ResumingSubscription, SourceItem, SubscriptionSource, backoffDelay } from './resuming-subscription';
 
 interface FakeSourceBehaviour {

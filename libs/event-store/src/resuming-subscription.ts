@@ -1,5 +1,6 @@
-import { ABORTED, raceAbort, sleep } from '../abortable';
-import { EventSubscription, From, Position, RecordedEvent, comparePositions } from '../event-store';
+import { ExponentialBackoff, noJitterGenerator, type IBackoff } from 'cockatiel';
+import { ABORTED, raceAbort, sleep } from './abortable';
+import { EventSubscription, From, Position, RecordedEvent, comparePositions } from './event-store';
 
 /** A point the source has reached without an event to deliver (where "end" turned out to be). */
 export interface Checkpoint {
@@ -26,15 +27,24 @@ export interface ResumingSubscriptionOptions {
   /** Opens a source that yields the events after `from`. */
   open: (from: From) => SubscriptionSource;
   backoff?: BackoffOptions;
-  /** Told about every drop before the wait; the subscription itself never fails. */
+  /** Told about every drop before the wait; the subscription itself never fails, but for a `fatal` error. */
   onDrop?: (error: unknown, attempt: number) => void;
+  /** An error no re-subscription can cure (the stream is gone, say): the iteration throws it. */
+  fatal?: (error: unknown) => boolean;
   /** Called once when the subscription closes, by close() or by the consumer leaving. */
   onClose?: () => void;
 }
 
-/** The wait before re-subscription attempt `attempt` (1-based): doubling, capped. */
-export const backoffDelay = (attempt: number, { initialMs = 100, maxMs = 5_000 }: BackoffOptions = {}): number =>
-  Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 1, 30));
+const backoffOf = ({ initialMs = 100, maxMs = 5_000 }: BackoffOptions = {}) =>
+  new ExponentialBackoff({ initialDelay: initialMs, maxDelay: maxMs, generator: noJitterGenerator });
+
+/** The wait before re-subscription attempt `attempt` (1-based): cockatiel's doubling backoff, capped. */
+export function backoffDelay(attempt: number, options: BackoffOptions = {}): number {
+  let step: IBackoff<unknown> = backoffOf(options).next();
+  // Past 40 doublings every cap has long been reached.
+  for (let i = 1; i < Math.min(attempt, 40); i++) step = step.next(undefined);
+  return step.duration;
+}
 
 /**
  * Delivers a source's events once each and in order across drops: after a drop (an error,
@@ -69,6 +79,8 @@ export class ResumingSubscription implements EventSubscription {
     if (this.iterating) throw new Error('a subscription can be iterated only once');
     this.iterating = true;
     let failures = 0;
+    let delay: IBackoff<unknown> | undefined;
+    const backoff = backoffOf(this.options.backoff);
     try {
       while (!this.closed) {
         try {
@@ -76,6 +88,7 @@ export class ResumingSubscription implements EventSubscription {
             const item = await this.nextFromSource();
             if (item === ABORTED || this.closed) return;
             failures = 0;
+            delay = undefined;
             if (this.lastPosition !== undefined && comparePositions(this.positionOf(item), this.lastPosition) <= 0) continue;
             this.lastPosition = this.positionOf(item);
             this.resumeFrom = { after: this.lastPosition };
@@ -83,11 +96,13 @@ export class ResumingSubscription implements EventSubscription {
           }
         } catch (error) {
           if (this.closed) return;
+          if (this.options.fatal?.(error)) throw error;
           failures++;
           this.options.onDrop?.(error, failures);
         }
         await this.dropCurrent();
-        if (!(await sleep(backoffDelay(failures, this.options.backoff), this.closing.signal))) return;
+        delay = delay ? delay.next(undefined) : backoff.next();
+        if (!(await sleep(delay.duration, this.closing.signal))) return;
       }
     } finally {
       await this.close();

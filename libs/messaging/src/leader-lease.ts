@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
-import { DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 
@@ -25,22 +25,22 @@ export interface LeadershipHandlers {
 
 export const DEFAULT_LEASE_BUCKET = 'simdeploy_leases';
 
+/** A lease call stuck on a broken connection gives up after a third of the TTL. */
+const leaseCallTimeoutMs = (ttlMs: number): number => Math.max(200, Math.floor(ttlMs / 3));
+
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /**
- * A leader lease on JetStream, in the layout of a KV bucket with history 1 and a TTL
- * (`nats kv get simdeploy_leases error-handler` shows the holder). The @nats-io/kv client is
- * not a dependency, so it is written with the two headers KV itself uses: a create is a
- * publish expecting no message on the key's subject; a refresh expects the revision the
- * holder wrote last. The key expires (max_age) when its holder stops refreshing, which is
- * when a standby's create succeeds. A leader that cannot confirm a refresh steps down
- * before the key can have expired, so two leaders overlap only if clocks or the server
- * misbehave, and even then every status change is an append with an expected revision.
+ * A leader lease in a NATS KV bucket (@nats-io/kv) with history 1 and a TTL (`nats kv get
+ * simdeploy_leases error-handler` shows the holder). Taking it is a KV create (only when the key
+ * is absent); a refresh is a KV update expecting the revision the holder wrote last. The key
+ * expires (the bucket's TTL) when its holder stops refreshing, which is when a standby's
+ * create succeeds. A leader that cannot confirm a refresh steps down before the key can have
+ * expired, so two leaders overlap only if clocks or the server misbehave, and even then every
+ * status change is an append with an expected revision.
  */
 export class LeaderLease {
   private readonly logger: Logger;
-  private readonly js: JetStreamClient;
-  private readonly subject: string;
   readonly ttlMs: number;
   readonly holder: string;
   private revision = 0;
@@ -55,14 +55,11 @@ export class LeaderLease {
 
   private constructor(
     private readonly nc: NatsConnection,
-    private readonly jsm: JetStreamManager,
-    private readonly streamName: string,
+    private readonly kv: KV,
     private readonly options: LeaderLeaseOptions,
   ) {
     this.ttlMs = options.ttlMs ?? 6_000;
     this.holder = options.holder ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-    this.subject = `$KV.${options.bucket ?? DEFAULT_LEASE_BUCKET}.${options.key}`;
-    this.js = jetstream(nc);
     this.logger = new Logger(`LeaderLease(${options.key})`);
   }
 
@@ -70,29 +67,10 @@ export class LeaderLease {
   static async create(nc: NatsConnection, options: LeaderLeaseOptions): Promise<LeaderLease> {
     const bucket = options.bucket ?? DEFAULT_LEASE_BUCKET;
     const ttlMs = options.ttlMs ?? 6_000;
-    const jsm = await jetstreamManager(nc);
-    const streamName = `KV_${bucket}`;
-    const config = {
-      name: streamName,
-      subjects: [`$KV.${bucket}.>`],
-      retention: RetentionPolicy.Limits,
-      storage: StorageType.File,
-      max_msgs_per_subject: 1,
-      discard: DiscardPolicy.New,
-      max_age: nanos(ttlMs),
-      duplicate_window: nanos(Math.min(ttlMs, 120_000)),
-      allow_direct: true,
-      allow_rollup_hdrs: true,
-      deny_delete: true,
-      deny_purge: false,
-    };
-    try {
-      await jsm.streams.add(config);
-    } catch {
-      const { name, ...changes } = config;
-      await jsm.streams.update(name, changes);
-    }
-    return new LeaderLease(nc, jsm, streamName, options);
+    // The refresh must fail while stepping down in time is still possible (see refresh()).
+    const js = jetstream(nc, { timeout: leaseCallTimeoutMs(ttlMs) });
+    const kv = await new Kvm(js).create(bucket, { history: 1, ttl: ttlMs });
+    return new LeaderLease(nc, kv, options);
   }
 
   get isLeader(): boolean {
@@ -101,8 +79,8 @@ export class LeaderLease {
 
   /** Who holds the lease now, or null when nobody does. */
   async currentHolder(): Promise<string | null> {
-    const last = await this.jsm.direct.getMessage(this.streamName, { last_by_subj: this.subject });
-    return last ? last.string() : null;
+    const entry = await this.kv.get(this.options.key);
+    return entry && entry.operation === 'PUT' ? entry.string() : null;
   }
 
   /**
@@ -142,16 +120,10 @@ export class LeaderLease {
     return this.transitions;
   }
 
-  // A refresh stuck on a broken connection must fail while stepping down in time is still possible.
-  private get callTimeoutMs(): number {
-    return Math.max(200, Math.floor(this.ttlMs / 3));
-  }
-
   private async tryAcquire(): Promise<void> {
     this.attempts += 1;
     try {
-      const ack = await this.js.publish(this.subject, this.holder, { expect: { lastSubjectSequence: 0 }, timeout: this.callTimeoutMs });
-      this.revision = ack.seq;
+      this.revision = await this.kv.create(this.options.key, this.holder);
       this.confirmedAt = Date.now();
       this.logger.log(`${this.holder} leads`);
       this.step('acquired');
@@ -162,8 +134,7 @@ export class LeaderLease {
 
   private async refresh(): Promise<void> {
     try {
-      const ack = await this.js.publish(this.subject, this.holder, { expect: { lastSubjectSequence: this.revision }, timeout: this.callTimeoutMs });
-      this.revision = ack.seq;
+      this.revision = await this.kv.update(this.options.key, this.holder, this.revision);
       this.confirmedAt = Date.now();
     } catch (error) {
       const mismatch = /wrong last sequence/i.test(describe(error));
@@ -191,8 +162,8 @@ export class LeaderLease {
   private async release(revision: number): Promise<void> {
     if (this.nc.isClosed()) return;
     try {
-      const last = await this.jsm.direct.getMessage(this.streamName, { last_by_subj: this.subject });
-      if (last?.seq === revision) await this.jsm.streams.purge(this.streamName, { filter: this.subject });
+      const entry = await this.kv.get(this.options.key);
+      if (entry?.revision === revision) await this.kv.purge(this.options.key);
     } catch (error) {
       this.logger.warn(`could not hand back the lease (it expires by itself): ${describe(error)}`);
     }

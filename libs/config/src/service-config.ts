@@ -88,6 +88,16 @@ export class WorkerConfig extends CommonConfig {
   @Min(10)
   READINESS_POLL_MS: number = 1000;
 
+  /** How often running simulations are checked for pods that exited, all in one batched provider call. */
+  @IsInt({ message: 'must be a whole number of milliseconds' })
+  @Min(10)
+  HEALTH_POLL_MS: number = 5_000;
+
+  /** A running simulation is also checked on its own at least this often (in case a batched check missed it). */
+  @IsInt({ message: 'must be a whole number of seconds' })
+  @Min(1)
+  HEALTH_RECHECK_S: number = 300;
+
   /** One replica of each service leads its periodic work (timers, and for the error handler everything); a standby takes over about this long after it died. */
   @IsInt({ message: 'must be a whole number of milliseconds' })
   @Min(1_000)

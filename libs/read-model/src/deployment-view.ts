@@ -27,6 +27,8 @@ export interface DeploymentView {
   nodes: { role: string; index: number; instanceId: string | null; nodeName: string | null }[];
   pods: { name: string; role: string; robot: string | null }[];
   stop: { at: string; by: string; reason: string } | null;
+  /** Why a running simulation stopped itself: a pod that exited, with its last log lines. */
+  workloadFailure: { at: string; code: string; message: string; logs: string[] } | null;
   resolution: { at: string; by: string; comment: string } | null;
 }
 
@@ -66,6 +68,9 @@ export function toView(state: SimDeployment): DeploymentView {
     })),
     pods: state.pods.map((p) => ({ name: p.name, role: p.role, robot: p.robot ?? null })),
     stop: state.stop ? { at: state.stop.at, by: state.stop.by.subject, reason: state.stop.reason } : null,
+    workloadFailure: state.workloadFailure
+      ? { at: state.workloadFailure.at, code: state.workloadFailure.error.code, message: state.workloadFailure.error.message, logs: [...(state.workloadFailure.logs ?? [])] }
+      : null,
     resolution: state.resolution
       ? { at: state.resolution.at, by: state.resolution.by.subject, comment: state.resolution.comment }
       : null,

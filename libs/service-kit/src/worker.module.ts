@@ -23,6 +23,8 @@ export const settingsFrom = (config: WorkerConfig): LifecycleSettings => ({
   podReadyTimeoutMs: config.POD_READY_TIMEOUT_S * 1000,
   deletionTimeoutMs: config.POD_READY_TIMEOUT_S * 1000,
   pollIntervalMs: config.READINESS_POLL_MS,
+  healthPollMs: config.HEALTH_POLL_MS,
+  healthRecheckMs: config.HEALTH_RECHECK_S * 1000,
   retry: {
     maxAttempts: config.PROVIDER_MAX_ATTEMPTS,
     baseDelayMs: config.PROVIDER_RETRY_BASE_MS,

@@ -132,14 +132,14 @@ export class Interpreter {
 
 /** What a readiness watcher needs to check the wait in batch, without reading the deployment. */
 export interface ReadinessWatch extends TimerWatch {
-  type: 'nodes' | 'workload';
+  type: 'nodes' | 'workload' | 'health';
   provider: string;
   known?: string;
   nodes?: { instanceId: string; nodeName: string }[];
   pods?: SimDeployment['pods'];
 }
 
-function watchOf(state: SimDeployment, type: 'nodes' | 'workload', known?: string): ReadinessWatch {
+function watchOf(state: SimDeployment, type: ReadinessWatch['type'], known?: string): ReadinessWatch {
   return {
     type,
     provider: state.provider,

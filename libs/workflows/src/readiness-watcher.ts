@@ -4,8 +4,9 @@ import type { Timer, TimerWheel } from '@simdeploy/messaging';
 import type { ReadinessWatch } from './interpreter';
 import { ProviderRegistry } from './providers';
 
+const WATCHED = ['nodes', 'workload', 'health'];
 const isReadinessWatch = (watch: Timer['watch']): watch is ReadinessWatch =>
-  watch !== undefined && (watch.type === 'nodes' || watch.type === 'workload') && typeof watch['provider'] === 'string';
+  watch !== undefined && WATCHED.includes(watch.type) && typeof watch['provider'] === 'string';
 
 export interface WatchRound {
   /** Deployments looked at this round. */
@@ -19,6 +20,9 @@ export interface WatchRound {
 /** Whether a check says something the deployment should act on now. */
 const news = (check: ReadinessCheck | undefined, known: string | undefined): boolean =>
   check !== undefined && (check.state !== 'pending' || (check.reason !== undefined && check.reason.code !== known));
+
+/** A running simulation needs waking only when a pod failed. */
+const failed = (check: ReadinessCheck | undefined): boolean => check?.state === 'failed';
 
 /**
  * Ends readiness waits early without asking per deployment: every `intervalMs`, the
@@ -34,12 +38,15 @@ export class ReadinessWatcher {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private stopped = false;
+  private lastHealthRound = 0;
 
   constructor(
     private readonly registry: ProviderRegistry,
-    private readonly wheel: Pick<TimerWheel<unknown>, "watched" | "fireNow">,
+    private readonly wheel: Pick<TimerWheel<unknown>, 'watched' | 'fireNow'>,
     private readonly intervalMs: number,
     private readonly callTimeoutMs: number,
+    /** Running simulations are checked this often (they rarely change), waits for readiness every round. */
+    private readonly healthIntervalMs = intervalMs,
   ) {}
 
   start(): void {
@@ -55,17 +62,20 @@ export class ReadinessWatcher {
 
   async checkOnce(): Promise<WatchRound> {
     const groups = new Map<string, Timer[]>();
+    const healthDue = Date.now() - this.lastHealthRound >= this.healthIntervalMs;
+    if (healthDue) this.lastHealthRound = Date.now();
     for (const timer of this.wheel.watched()) {
       if (!isReadinessWatch(timer.watch)) continue;
+      if (timer.watch.type === 'health' && !healthDue) continue;
       const key = `${timer.watch.provider}\0${timer.watch.type}`;
       groups.set(key, [...(groups.get(key) ?? []), timer]);
     }
     const round: WatchRound = { checked: 0, woken: [], providerCalls: 0 };
     for (const [key, timers] of groups) {
-      const [provider, type] = key.split('\0') as [string, 'nodes' | 'workload'];
+      const [provider, type] = key.split('\0') as [string, ReadinessWatch['type']];
       round.checked += timers.length;
       try {
-        const woken = type === 'nodes' ? await this.nodesRound(provider, timers, round) : await this.workloadRound(provider, timers, round);
+        const woken = type === 'nodes' ? await this.nodesRound(provider, timers, round) : await this.workloadRound(provider, timers, round, type === 'health' ? failed : undefined);
         round.woken.push(...woken);
       } catch (error) {
         // The deadlines still hold; the next round asks again.
@@ -102,14 +112,19 @@ export class ReadinessWatcher {
       .map((t) => t.deploymentId);
   }
 
-  private async workloadRound(provider: string, timers: Timer[], round: WatchRound): Promise<string[]> {
+  private async workloadRound(
+    provider: string,
+    timers: Timer[],
+    round: WatchRound,
+    wake: (check: ReadinessCheck | undefined, known: string | undefined) => boolean = news,
+  ): Promise<string[]> {
     const { pods } = this.registry.get(provider);
     round.providerCalls += 1;
     const checks = await pods.checkWorkloadBatch(
       timers.map((t) => ({ deploymentId: t.deploymentId, pods: (t.watch as ReadinessWatch).pods ?? [] })),
       AbortSignal.timeout(this.callTimeoutMs),
     );
-    return timers.filter((t) => news(checks.get(t.deploymentId), (t.watch as ReadinessWatch).known)).map((t) => t.deploymentId);
+    return timers.filter((t) => wake(checks.get(t.deploymentId), (t.watch as ReadinessWatch).known)).map((t) => t.deploymentId);
   }
 
   private schedule(): void {

@@ -26,6 +26,9 @@ export abstract class LifecycleSettings implements ProcessSettings {
   abstract readonly podReadyTimeoutMs: number;
   abstract readonly deletionTimeoutMs: number;
   abstract readonly pollIntervalMs: number;
+  abstract readonly healthRecheckMs: number;
+  /** How often running simulations are checked, all together in one batched call. */
+  abstract readonly healthPollMs: number;
   abstract readonly retry: RetrySettings;
 }
 

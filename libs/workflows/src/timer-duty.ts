@@ -32,7 +32,7 @@ export class TimerDuty {
     this.active = this.scheduler.run(this.kind, (timer) => this.fire(timer));
     if (this.watch) {
       const { registry, settings } = this.watch;
-      this.watcher = new ReadinessWatcher(registry, this.active.wheel, settings.pollIntervalMs, settings.retry.callTimeoutMs);
+      this.watcher = new ReadinessWatcher(registry, this.active.wheel, settings.pollIntervalMs, settings.retry.callTimeoutMs, settings.healthPollMs);
       this.watcher.start();
     }
   }

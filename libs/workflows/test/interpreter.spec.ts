@@ -28,6 +28,8 @@ const SETTINGS: LifecycleSettings = {
   podReadyTimeoutMs: 5_000,
   deletionTimeoutMs: 5_000,
   pollIntervalMs: 10,
+  healthPollMs: 10,
+  healthRecheckMs: 60_000,
   retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5, callTimeoutMs: 1_000 },
 };
 const OWNERS: WorkOwner[] = ['launcher', 'terminator', 'error-handler'];
@@ -62,7 +64,7 @@ class MemorySystem {
       this.interpreters.set(owner, interpreter);
       this.bus.handle(KIND_OF[owner], (message) => interpreter.run(message.deploymentId));
     }
-    this.watcher = new ReadinessWatcher(registry, this.scheduler.wheelOf(KIND_OF.launcher), SETTINGS.pollIntervalMs, 1_000);
+    this.watcher = new ReadinessWatcher(registry, this.scheduler.wheelOf(KIND_OF.launcher), SETTINGS.pollIntervalMs, 1_000, SETTINGS.healthPollMs);
     this.watcher.start();
   }
 
@@ -189,6 +191,18 @@ describe('the interpreter over in-memory store, bus, timers and cloud', () => {
     expect(await sys.bus.hasPending(KIND_OF.launcher, id)).toBe(false);
     const final = await sys.until(id, terminated, 'stopped at its maximum duration');
     expect(final.stop).toMatchObject({ reason: 'max-duration', by: { subject: 'service:launcher' } });
+  });
+
+  it('a simulator that exits while Running is noticed by the batched health watch: the deployment stops itself, saying why', async () => {
+    sys = new MemorySystem(new MemoryCloud());
+    const id = await sys.launch();
+    await sys.until(id, (s) => s.status === 'Running', 'running');
+    await waitFor(async () => (await sys.scheduler.timerOf(KIND_OF.launcher, id))?.watch?.type === 'health', { description: 'health watched' });
+    sys.cloud.exit(id, `sim-${id}-gzserver`, 139, ['segmentation fault']);
+    const final = await sys.until(id, terminated, 'stopped itself');
+    expect(final).toMatchObject({ errorStatus: null, stop: { reason: 'workload-failed' }, workloadFailure: { error: { code: 'PodExited' }, logs: ['segmentation fault'] } });
+    expect((await sys.types(id)).slice(RUNNING.length)).toEqual(['WorkloadFailed', 'StopRequested', ...CLEANUP]);
+    expect(sys.cloud.held(id)).toEqual({ instances: [], workload: false });
   });
 
   it('a stop while waiting for machines drops the launcher\'s timer', async () => {

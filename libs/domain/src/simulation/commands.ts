@@ -39,6 +39,7 @@ export type RecordWorkloadDeleted = Command<'RecordWorkloadDeleted', { forcedPod
 export type RecordInstancesTerminated = Command<'RecordInstancesTerminated', { instanceIds: readonly string[] }>;
 export type ReportWaiting = Command<'ReportWaiting', { stage: Status; step: string; code: string; message: string }>;
 export type RecordOrphanSwept = Command<'RecordOrphanSwept', Omit<OrphanSweptData, 'at'>>;
+export type RecordWorkloadFailure = Command<'RecordWorkloadFailure', { error: FailureDetail; logs?: readonly string[] }>;
 
 export type SimDeploymentCommand =
   | RequestLaunch
@@ -59,7 +60,8 @@ export type SimDeploymentCommand =
   | RecordWorkloadDeleted
   | RecordInstancesTerminated
   | ReportWaiting
-  | RecordOrphanSwept;
+  | RecordOrphanSwept
+  | RecordWorkloadFailure;
 
 export type SimDeploymentCommandType = SimDeploymentCommand['type'];
 

@@ -193,6 +193,16 @@ export function decide(cmd: SimDeploymentCommand, state: SimDeploymentState): De
       return instanceIds.length === 0 ? [] : [{ type: 'InstancesTerminated', data: { at, instanceIds } }];
     }
 
+    case 'RecordWorkloadFailure': {
+      // Only a running simulation stops itself; during a launch a failed pod fails the launch instead.
+      if (state.status !== Status.Running || state.errorStatus !== null) return [];
+      const { error, logs } = cmd.data;
+      return [
+        { type: 'WorkloadFailed', data: logs?.length ? { at, error, logs } : { at, error } },
+        { type: 'StopRequested', data: { at, by: cmd.metadata.by, reason: 'workload-failed' } },
+      ];
+    }
+
     case 'ReportWaiting': {
       const { stage, step, code, message } = cmd.data;
       // Only news: the same reason again, or a step the deployment has left, adds nothing.

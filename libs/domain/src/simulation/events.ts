@@ -82,7 +82,7 @@ export interface FailureData {
   attempt: number;
 }
 
-export type StopReason = 'user' | 'max-duration' | 'admin';
+export type StopReason = 'user' | 'max-duration' | 'admin' | 'workload-failed';
 
 /** Why the orphan sweep removed (or, in a dry run, would have removed) a resource. */
 export type OrphanReason = 'deployment-terminated' | 'deployment-rejected' | 'deployment-unknown' | 'unrecorded-after-launch-deadline';
@@ -134,6 +134,11 @@ export type WorkloadDeleted = Event<'WorkloadDeleted', { at: string; forcedPods?
 export type InstancesTerminated = Event<'InstancesTerminated', { at: string; instanceIds: readonly string[] }>;
 /** What a launch step waits for, when the provider names it (an image pull backing off, say); recorded when it changes. */
 export type WaitingReported = Event<'WaitingReported', { at: string; stage: Status; step: string; code: string; message: string }>;
+/**
+ * While it was Running, a pod of the simulation exited or failed (the simulator crashed, a robot
+ * died): what the runtime said and the pod's last log lines. The deployment stops itself next.
+ */
+export type WorkloadFailed = Event<'WorkloadFailed', { at: string; error: FailureDetail; logs?: readonly string[] }>;
 /** The orphan sweep removed something this deployment (or, on the `sweep` stream, no deployment) held. */
 export type OrphanSwept = Event<'OrphanSwept', OrphanSweptData>;
 
@@ -158,6 +163,7 @@ export type SimDeploymentEvent =
   | WorkloadDeleted
   | InstancesTerminated
   | WaitingReported
+  | WorkloadFailed
   | OrphanSwept;
 
 export type SimDeploymentEventType = SimDeploymentEvent['type'];
@@ -183,6 +189,7 @@ export const SIM_DEPLOYMENT_EVENT_TYPES: readonly SimDeploymentEventType[] = [
   'WorkloadDeleted',
   'InstancesTerminated',
   'WaitingReported',
+  'WorkloadFailed',
   'OrphanSwept',
 ];
 

@@ -5,7 +5,7 @@ const ok = <T>(value: T) => ({ ok: true as const, value });
 const failure = (attempts = 1, error = PERMANENT_FAILURE) => ({ ok: false as const, failure: { error, attempts } });
 const READY: Readiness = { state: 'ready' };
 const PENDING: Readiness = { state: 'pending', detail: 'booting' };
-const { nodeReadyTimeoutMs, podReadyTimeoutMs, deletionTimeoutMs, pollIntervalMs } = SPEC_SETTINGS;
+const { nodeReadyTimeoutMs, podReadyTimeoutMs, deletionTimeoutMs, pollIntervalMs, healthRecheckMs } = SPEC_SETTINGS;
 
 /** The deadline of the phase the history is in: its status began at the last status change. */
 const deadline = (h: History, timeoutMs: number) => new Date(Date.parse(h.state.statusSince) + timeoutMs).toISOString();
@@ -145,17 +145,42 @@ describe('what happens next for a deployment (the process decider)', () => {
     });
   });
 
-  describe('running: the maximum duration', () => {
-    it('without a maximum duration nothing is due', () => {
+  describe('running: health and the maximum duration', () => {
+    it('a healthy simulation is watched in batch, looked at again at the latest after the safety-net period', () => {
       const h = history().running();
-      given(h.events).at(h.later(86_400_000)).next().doesNothing();
+      given(h.events).at(h.now).next().calls('checkWorkload');
+      given(h.events).at(h.now).after({ operation: 'checkWorkload' }, ok(READY)).waitsUntil(h.later(healthRecheckMs), 'health');
     });
 
-    it('waits until the maximum duration after Running, then stops it', () => {
+    it('waits until the maximum duration after Running (or the safety net, if sooner), then stops it', () => {
       const h = history({ maxDurationSeconds: 60 }).running();
-      given(h.events).at(h.now).next().waitsUntil(h.later(60_000));
-      given(h.events).at(h.later(59_999)).next().waitsUntil(h.later(60_000));
+      given(h.events).at(h.now).after({ operation: 'checkWorkload' }, ok(READY)).waitsUntil(h.later(60_000), 'health');
+      given(h.events).at(h.later(59_999)).next().calls('checkWorkload');
       given(h.events).at(h.later(60_000)).next().issues('RequestStop', { reason: 'max-duration' });
+      const long = history({ maxDurationSeconds: 86_400 }).running();
+      given(long.events).at(long.now).after({ operation: 'checkWorkload' }, ok(READY)).waitsUntil(long.later(healthRecheckMs), 'health');
+    });
+
+    it('a pod that exits while Running stops the simulation with its exit and last log lines', () => {
+      const h = history().running();
+      const crashed: Readiness = {
+        state: 'failed',
+        error: { code: 'PodExited', message: 'pod sim-x-gzserver exited with code 139', transient: false },
+        logs: ['segmentation fault'],
+      };
+      const action = given(h.events).at(h.now).after({ operation: 'checkWorkload' }, ok(crashed));
+      action.issues('RecordWorkloadFailure', { error: crashed.error, logs: ['segmentation fault'] });
+      const stopped = h.do('RecordWorkloadFailure', { error: crashed.error, logs: ['segmentation fault'] });
+      expect(stopped.events.slice(-2).map((e) => e.type)).toEqual(['WorkloadFailed', 'StopRequested']);
+      expect(stopped.state).toMatchObject({ status: 'ToBeTerminated', errorStatus: null, stop: { reason: 'workload-failed' }, workloadFailure: { error: crashed.error } });
+      given(stopped.events).at(stopped.now).next().issues('StartDeletingPods', {});
+    });
+
+    it('a failure report for a simulation that is no longer Running adds nothing', () => {
+      const h = history().running().stopped();
+      given(h.events)
+        .when(h.commandFor('RecordWorkloadFailure', { error: { code: 'PodExited', message: 'x', transient: false } }))
+        .thenNothing();
     });
   });
 

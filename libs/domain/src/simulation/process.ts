@@ -37,6 +37,11 @@ export interface ProcessSettings {
   deletionTimeoutMs: number;
   /** How soon a deletion in progress is looked at again. */
   pollIntervalMs: number;
+  /**
+   * How long a running simulation goes unchecked at most when the batched health watch says
+   * nothing (a safety net: the watch wakes it at once when a pod exits).
+   */
+  healthRecheckMs: number;
 }
 
 export interface ProcessContext {
@@ -63,7 +68,7 @@ export type ProviderOperation = ProviderCall['operation'];
  * What a wait is for, when a batched check can tell that it is over before its time: the
  * machines booting, the pods starting. Other waits end at their time only.
  */
-export type Watch = 'nodes' | 'workload';
+export type Watch = 'nodes' | 'workload' | 'health';
 
 export type Action =
   | { type: 'call'; call: ProviderCall }
@@ -103,6 +108,10 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 const pastPodStep = (s: SimDeployment): boolean =>
   s.status === Status.DeletingNodes || s.status === Status.TerminatingInstances || s.status === Status.Terminated;
 
+/** When the maximum duration stops a running simulation, or null when it has none. */
+const maxDurationDue = (s: SimDeployment): number | null =>
+  s.spec.maxDurationSeconds && s.runningSince ? Date.parse(s.runningSince) + s.spec.maxDurationSeconds * 1000 : null;
+
 const nodeNames = (s: SimDeployment): string[] => s.nodes.flatMap((n) => (n.nodeName ? [n.nodeName] : []));
 
 /**
@@ -127,11 +136,10 @@ function launching(state: SimDeployment, ctx: Pick<ProcessContext, 'now'>): Acti
     case Status.LaunchingPods:
       return call({ operation: state.workloadHeld ? 'checkWorkload' : 'createWorkload' });
     case Status.Running: {
-      const maxSeconds = state.spec.maxDurationSeconds;
-      if (!maxSeconds || !state.runningSince) return NOTHING;
-      const dueAt = Date.parse(state.runningSince) + maxSeconds * 1000;
-      if (ctx.now < dueAt) return { type: 'wait', until: iso(dueAt) };
-      return command({ type: 'RequestStop', data: { reason: 'max-duration' } });
+      const dueAt = maxDurationDue(state);
+      if (dueAt !== null && ctx.now >= dueAt) return command({ type: 'RequestStop', data: { reason: 'max-duration' } });
+      // Is the simulation still alive? The answer decides how long to wait (see afterHealthCheck).
+      return call({ operation: 'checkWorkload' });
     }
     default:
       return NOTHING;
@@ -182,6 +190,7 @@ export function react(state: SimDeployment, observation: Observation, ctx: Proce
     case 'checkNodes':
     case 'checkNodesJoined':
     case 'checkWorkload':
+      if (state.status === Status.Running) return afterHealthCheck(state, outcome.value as Readiness, ctx);
       return afterCheck(state, owner, done.operation, outcome.value as Readiness, ctx);
     case 'createWorkload':
       return command({ type: 'RecordWorkloadCreated', data: {} });
@@ -232,6 +241,20 @@ function afterCheck(
     return command({ type: 'ReportWaiting', data: { stage: state.status, step, ...readiness.reason } });
   }
   return { type: 'wait', until: iso(deadline), watch, ...(state.waiting ? { knownReason: state.waiting.code } : {}) };
+}
+
+/**
+ * A running simulation's check: a pod that exited stops it with the reason recorded, so its
+ * machines are freed; otherwise it waits, watched in batch, until the maximum duration or the
+ * next safety-net check, whichever comes first.
+ */
+function afterHealthCheck(state: SimDeployment, readiness: Readiness, ctx: ProcessContext): Action {
+  if (readiness.state === 'failed') {
+    return command({ type: 'RecordWorkloadFailure', data: readiness.logs?.length ? { error: readiness.error, logs: readiness.logs } : { error: readiness.error } });
+  }
+  const recheck = ctx.now + ctx.settings.healthRecheckMs;
+  const dueAt = maxDurationDue(state);
+  return { type: 'wait', until: iso(dueAt === null ? recheck : Math.min(dueAt, recheck)), watch: 'health' };
 }
 
 function afterDeletion(

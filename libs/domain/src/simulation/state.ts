@@ -1,6 +1,7 @@
 import type {
   Actor,
   FailureData,
+  FailureDetail,
   NodePlan,
   NodeRole,
   OrphanSweptData,
@@ -62,6 +63,8 @@ export interface SimDeployment {
   waiting?: WaitingRecord;
   /** Removals by the orphan sweep, as recorded on this stream. */
   sweeps: readonly OrphanSweptData[];
+  /** Why the running simulation failed, when a pod exited while Running. */
+  workloadFailure?: { at: string; error: FailureDetail; logs?: readonly string[] };
 }
 
 /** No events yet: the deployment does not exist. */
@@ -188,6 +191,8 @@ export function evolve(state: SimDeploymentState, event: SimDeploymentEvent): Si
     }
     case 'OrphanSwept':
       return { ...state, sweeps: [...state.sweeps, event.data] };
+    case 'WorkloadFailed':
+      return { ...state, workloadFailure: event.data, updatedAt: event.data.at };
     default: {
       const unknownEvent: never = event;
       return unknownEvent;

@@ -72,6 +72,11 @@ export class History {
     return new History(this.events, this.clock + ms, this.spec);
   }
 
+  /** The command `do` would issue next, for a `given(...).when(...)` specification. */
+  commandFor<T extends SimDeploymentCommand['type']>(type: T, data: DataOf<T>, by: Actor = SPEC_SERVICE): SimDeploymentCommand {
+    return command(type, data as never, { now: new Date(this.clock + 1_000).toISOString(), by });
+  }
+
   /** One more step; the test fails if the decider refuses it. */
   do<T extends SimDeploymentCommand['type']>(type: T, data: DataOf<T>, by: Actor = SPEC_SERVICE): History {
     const at = this.clock + (this.events.length === 0 ? 0 : 1_000);

@@ -28,6 +28,7 @@ export const SPEC_SETTINGS: ProcessSettings = {
   podReadyTimeoutMs: 300_000,
   deletionTimeoutMs: 300_000,
   pollIntervalMs: 1_000,
+  healthRecheckMs: 300_000,
 };
 
 type ErrorClass = abstract new (...args: never[]) => DomainError;

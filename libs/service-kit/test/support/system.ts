@@ -46,7 +46,9 @@ class ServiceModule {
 export const SLOW_BOOT_MS = 60_000;
 /** The `neverready` provider's simulator stays alive and never creates its ready file. */
 const NEVER_READY = [process.execPath, '-e', 'setInterval(() => undefined, 1000)'];
-export type TestProvider = 'local' | 'slowboot' | 'neverready';
+/** The `crashing` provider's simulator: what a bad image or command does, it says why and exits 3. */
+export const CRASHING = ['sh', '-c', 'echo loading world; echo cannot open display >&2; exit 3'];
+export type TestProvider = 'local' | 'slowboot' | 'neverready' | 'crashing';
 
 export const USER: Actor = { subject: 'alice', roles: [] };
 export const ADMIN: Actor = { subject: 'root', roles: ['admin'] };
@@ -124,6 +126,7 @@ export class TestSystem {
         local: faulty(this.nodes, this.pods),
         slowboot: faulty(new LocalNodeProvider({ stateDir: this.stateDir, bootDelayMs: SLOW_BOOT_MS }), this.pods),
         neverready: faulty(this.nodes, new LocalPodRuntime({ stateDir: this.stateDir, simulatorCommand: NEVER_READY, graceMs: 500, ownerPollMs: 100 })),
+        crashing: faulty(this.nodes, new LocalPodRuntime({ stateDir: this.stateDir, simulatorCommand: CRASHING, graceMs: 500, ownerPollMs: 100 })),
       },
       'local',
     );

@@ -3,3 +3,4 @@ export * from './local';
 export * from './ec2';
 export * from './faults';
 export * from './kubernetes';
+export * from './simulated';

@@ -174,6 +174,7 @@ async function measure(kind: string, module: RuntimeModule, count: number): Prom
   const started = Date.now();
   try {
     await withPool(requests, POOL, async (request) => {
+      if (Date.now() - started > PHASE_TIMEOUT_MS) return; // not created: never ready, reported as such
       await runtime.createWorkload(request).catch(() => (errors += 1));
     });
     const createdS = seconds(Date.now() - started);
@@ -239,6 +240,17 @@ async function measure(kind: string, module: RuntimeModule, count: number): Prom
   } finally {
     sampling = false;
     await sampler;
+    // What a phase that ran out of time left: killed outright, so that the cleanup does not take longer than the run.
+    const leftover = groupsOf(stateDir, ids);
+    if (stats().some((s) => leftover.has(s.pgrp) && s.pid !== hostPid(stateDir))) {
+      for (const group of leftover) {
+        try {
+          process.kill(-group, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    }
     await module.releaseAndKillAll(stateDir, GRACE_MS);
     rmSync(stateDir, { recursive: true, force: true });
   }

@@ -141,7 +141,13 @@ export class PodHostClient {
     socket.on(
       'data',
       lineReader((line) => {
-        const reply = JSON.parse(line) as Reply;
+        let reply: Reply;
+        try {
+          reply = JSON.parse(line) as Reply;
+        } catch {
+          socket.destroy(); // not our host's speech: its requests fail as lost and are sent once more
+          return;
+        }
         const pending = this.pending.get(reply.id);
         if (!pending) return;
         this.pending.delete(reply.id);

@@ -59,10 +59,14 @@ export class SimulatedNodeProvider extends NodeProvider {
   override async launchNode(request: NodeRequest, signal?: AbortSignal): Promise<LaunchedNode> {
     await this.gate.before('launchNode', signal);
     const instanceId = simulatedInstanceIdFor(request.clientToken);
-    const existing = await this.state.findNode(instanceId);
-    if (existing) return { instanceId, nodeName: existing.value.nodeName };
+    // Not mirrored yet is no proof of absence: the create below is the check, atomic in the bucket.
+    const existing = this.state.node(instanceId);
+    if (existing) return { instanceId, nodeName: existing.nodeName };
     const { capacity } = this.settings;
     if (capacity !== undefined && this.state.liveNodeCount >= capacity) {
+      // A retry of a launch that got its machine is no new launch, even when all are in use.
+      const launched = await this.state.findNode(instanceId);
+      if (launched) return { instanceId, nodeName: launched.value.nodeName };
       throw new ProviderError('InsufficientInstanceCapacity', `all ${capacity} simulated machines are in use; node ${request.role}-${request.index} of ${request.deploymentId} must wait`, true);
     }
     const { seed, faults } = this.settings;

@@ -85,7 +85,8 @@ export class SimulatedPodRuntime extends PodRuntime {
 
   override async createWorkload(request: WorkloadRequest, signal?: AbortSignal): Promise<void> {
     await this.gate.before('createWorkload', signal);
-    if (await this.state.findWorkload(request.deploymentId)) return;
+    // A retry, or another process, may have created it: the create leaves an existing one alone.
+    if (this.state.workload(request.deploymentId)) return;
     const { seed, faults } = this.settings;
     const pods = request.plan.pods.map((pod): SimulatedPod => {
       const key = `pod:${request.deploymentId}:${pod.name}`;

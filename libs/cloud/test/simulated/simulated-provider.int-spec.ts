@@ -156,6 +156,9 @@ describe('simulated provider', () => {
     await a.nodes.launchNode(request(id, 'robots'));
     await waitFor(async () => (await b.nodes.listManagedInstances()).length === 2);
     await expect(b.nodes.launchNode(request(newId()))).rejects.toMatchObject({ code: 'InsufficientInstanceCapacity', transient: true });
+    // A retry of a launch that got its machine still succeeds, in a process that never saw it too.
+    const c = await open({ capacity: 2 });
+    await expect(c.nodes.launchNode(request(id, 'robots'))).resolves.toMatchObject({ nodeName: expect.stringContaining(id) });
     await a.nodes.terminateDeployment(id);
     await waitFor(() => b.nodes.launchNode(request(newId())).then(() => true, () => false), { description: 'capacity freed in the other process' });
   });

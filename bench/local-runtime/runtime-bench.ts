@@ -72,6 +72,7 @@ function machineBusySeconds(): number {
 }
 
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
+const progress = (kind: string, line: string) => console.log(`[${kind}] ${line}; load ${(loadavg()[0] ?? 0).toFixed(1)}`);
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Stat {
@@ -80,9 +81,19 @@ interface Stat {
   ticks: number;
 }
 
+/**
+ * Every process's group and CPU ticks, read from /proc. Empty when this process is out of file
+ * descriptors: the old runtime, reading every process's environment at once, can use them all.
+ */
 function stats(): Stat[] {
   const found: Stat[] = [];
-  for (const entry of readdirSync('/proc')) {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return found;
+  }
+  for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const text = readFileSync(`/proc/${entry}/stat`, 'utf8');
@@ -178,6 +189,7 @@ async function measure(kind: string, module: RuntimeModule, count: number): Prom
       await runtime.createWorkload(request).catch(() => (errors += 1));
     });
     const createdS = seconds(Date.now() - started);
+    progress(kind, `created ${count} workloads (${errors} errors) at ${createdS} s`);
     groups = groupsOf(stateDir, ids);
     const host = hostPid(stateDir);
 
@@ -194,6 +206,7 @@ async function measure(kind: string, module: RuntimeModule, count: number): Prom
     }
     const readyS = waiting.size === 0 ? seconds(Date.now() - started) : null;
     const ready = count - waiting.size;
+    progress(kind, `${ready} of ${count} ready or failed at ${seconds(Date.now() - started)} s (${errors} errors so far)`);
     groups = groupsOf(stateDir, ids);
     peakLoad = Math.max(peakLoad, loadavg()[0] ?? 0);
     peakProcesses = Math.max(peakProcesses, stats().filter((s) => groups.has(s.pgrp)).length);
@@ -218,6 +231,7 @@ async function measure(kind: string, module: RuntimeModule, count: number): Prom
       }
     });
     const goneS = gone === count ? seconds(Date.now() - deleting) : null;
+    progress(kind, `${gone} of ${count} gone ${seconds(Date.now() - deleting)} s after the first delete (${errors} errors so far)`);
     const hostTicks = (stats().find((s) => s.pid === host)?.ticks ?? hostTicksBefore) - hostTicksBefore;
     const own = process.cpuUsage(cpuBefore);
     const leftAfterwards = stats().filter((s) => groups.has(s.pgrp) && s.pid !== host).length;

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import type { PodExit } from './pod-processes';
 import { createFileExclusive } from './state-files';
 
@@ -98,11 +99,12 @@ export async function stateDirToken(stateDir: string): Promise<string> {
   }
 }
 
-/** Splits a byte stream into lines; the last, unfinished one is kept for the next chunk. */
+/** Splits a byte stream into lines; the last, unfinished one (or character) is kept for the next chunk. */
 export function lineReader(onLine: (line: string) => void): (chunk: Buffer | string) => void {
+  const decoder = new StringDecoder('utf8');
   let pending = '';
   return (chunk) => {
-    pending += chunk.toString();
+    pending += typeof chunk === 'string' ? chunk : decoder.write(chunk);
     let newline = pending.indexOf('\n');
     while (newline >= 0) {
       const line = pending.slice(0, newline);

@@ -15,7 +15,7 @@ describeNodeProviderContract('local', async () => {
   return {
     nodes: new LocalNodeProvider({ stateDir, bootDelayMs: BOOT_MS, clock }),
     otherProcess: new LocalNodeProvider({ stateDir, bootDelayMs: BOOT_MS, clock }),
-    withoutCapacity: new LocalNodeProvider({ stateDir: tempStateDir(), slots: 0 }),
+    withoutCapacity: new LocalNodeProvider({ stateDir, slots: 0 }),
     progress: () => {
       now += BOOT_MS;
     },

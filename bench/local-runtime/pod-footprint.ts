@@ -1,11 +1,13 @@
 /**
- * What one idle local pod costs: supervisor + default simulator program, memory and CPU.
+ * What one idle local pod costs: the default simulator program, its share of the pod host, memory and CPU.
  *
  * Run:  node bench/run.cjs bench/local-runtime/pod-footprint.ts
  * POD_COUNT pods of each kind (default 20), measured one kind after the other in this run:
  *   node  the Node pair the runtime used to start (node-baseline/supervise.js + simulator.js),
  *         spawned here exactly as the runtime spawned it            - the baseline
- *   sh    the runtime's own pods today (LocalPodRuntime, default commands: supervise.sh + simulator.sh)
+ *   sh    the runtime's own pods today (LocalPodRuntime, default commands: simulator.sh under the
+ *         state directory's pod host, whose memory and CPU are shared out among the pods)
+ * (bench/local-runtime/runtime-bench.ts compares the pod host with the shell supervisor it replaced.)
  * Once every pod is ready, each pod's process group is summed from /proc: VmRSS (what the brief
  * of this work counts), Pss (RSS with shared pages split between their users), and CPU over
  * CPU_SECONDS (default 5) of idling, helpers that came and went included (a parent's cutime).
@@ -130,7 +132,8 @@ async function shPods(stateDir: string): Promise<number[]> {
     }
   }
   await waitReady(ready);
-  return pids;
+  const host = (JSON.parse(readFileSync(join(stateDir, 'pod-host.json'), 'utf8')) as { pid: number }).pid;
+  return [...pids, host];
 }
 
 async function run(kind: string, start: (stateDir: string) => Promise<number[]>): Promise<Footprint> {

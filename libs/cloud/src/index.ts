@@ -4,3 +4,4 @@ export * from './ec2';
 export * from './faults';
 export * from './kubernetes';
 export * from './memory/memory-cloud';
+export * from './simulated';

@@ -54,7 +54,10 @@ export interface LaunchedNode {
   nodeName: string;
 }
 
-/** Why something is not ready yet, as the provider names it (e.g. `ImagePullBackOff`, `Unschedulable`). */
+/**
+ * A cause worth showing the user while it lasts, as the provider names it (an image pull backing
+ * off, a pod the scheduler cannot place). Routine progress (booting, starting) is `detail` only.
+ */
 export type PendingReason = DomainPendingReason;
 
 /** A readiness answer; the process decider (libs/domain) decides what it means for the deployment. */

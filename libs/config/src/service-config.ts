@@ -2,19 +2,21 @@ import { Transform } from 'class-transformer';
 import {
   ArrayNotEmpty,
   IsArray,
-  IsObject,
   IsBase64,
   IsBoolean,
   IsIn,
   IsInt,
   IsNotEmpty,
+  IsObject,
   IsOptional,
   IsString,
   IsUrl,
   Matches,
   Max,
   Min,
+  ValidateBy,
   ValidateIf,
+  type ValidationArguments,
 } from 'class-validator';
 
 const NATS_NAME = /^[A-Za-z0-9_-]+$/;
@@ -45,8 +47,8 @@ export class CommonConfig {
   COMMANDS_SUBJECT_PREFIX = 'simdeploy.cmd';
 
   /** Where new simulations run unless a request names a provider. */
-  @IsIn(['local', 'aws'], { message: 'must be "local" (embedded default) or "aws"' })
-  PROVIDER: 'local' | 'aws' = 'local';
+  @IsIn(['local', 'aws', 'simulated'], { message: 'must be "local" (embedded default), "aws" or "simulated" (records only, for load tests)' })
+  PROVIDER: 'local' | 'aws' | 'simulated' = 'local';
 
   @IsIn(['debug', 'log', 'warn', 'error'], { message: 'must be one of debug, log, warn, error' })
   LOG_LEVEL: 'debug' | 'log' | 'warn' | 'error' = 'log';
@@ -304,6 +306,141 @@ export class WorkerConfig extends CommonConfig {
   @IsInt({ message: 'must be a whole number of seconds' })
   @Min(10)
   SWEEP_INTERVAL_S: number = 300;
+
+  // The simulated provider (PROVIDER=simulated, or ENABLE_SIMULATED=true to offer it beside the default).
+
+  /** Also offer `simulated` to deployments that ask for it. */
+  @Transform(({ obj }: { obj: Record<string, unknown> }) => parseBoolean(obj['ENABLE_SIMULATED']))
+  @IsBoolean({ message: 'must be "true" or "false"' })
+  ENABLE_SIMULATED: boolean = false;
+
+  /** The JetStream key-value bucket every service of the installation shares. */
+  @Matches(NATS_NAME, { message: 'must be a JetStream bucket name (letters, digits, _ and -)' })
+  SIMULATED_BUCKET = 'SIMDEPLOY_SIMULATED';
+
+  /** From launch to a running machine: `30000`, `uniform:20000-40000` or `normal:30000/5000` (mean/stddev), in ms. */
+  @Transform(({ value }) => parseDelay(value))
+  @IsParsed(() => DELAY_SYNTAX)
+  SIMULATED_BOOT_MS: DelaySetting = { kind: 'fixed', ms: 0 };
+
+  /** From workload creation to every pod ready; same syntax as SIMULATED_BOOT_MS. */
+  @Transform(({ value }) => parseDelay(value))
+  @IsParsed(() => DELAY_SYNTAX)
+  SIMULATED_READY_MS: DelaySetting = { kind: 'fixed', ms: 0 };
+
+  /**
+   * Comma-separated `<target>:<mode>:<rate>[:<delay ms>]`, e.g.
+   * `launchNode:throttle:0.05,checkWorkload:slow:0.1:2000,boot:hang:0.01,pod:fail:0.02`.
+   */
+  @Transform(({ value }) => parseFaults(value))
+  @IsParsed(() => FAULT_SYNTAX)
+  SIMULATED_FAULTS: FaultSetting[] = [];
+
+  /** Same seed, same delays and fates for the same machines and pods. */
+  @IsInt({ message: 'must be a whole number' })
+  SIMULATED_SEED: number = 1;
+
+  /** Live simulated machines at most; unset means no limit. */
+  @IsOptional()
+  @IsInt({ message: 'must be a whole number of machines' })
+  @Min(0)
+  SIMULATED_CAPACITY?: number;
+}
+
+/** Whether this worker must be able to run deployments on the simulated provider. */
+export const simulatedEnabled = (c: Pick<WorkerConfig, 'PROVIDER' | 'ENABLE_SIMULATED'>): boolean => c.PROVIDER === 'simulated' || c.ENABLE_SIMULATED === true;
+
+export type DelaySetting = { kind: 'fixed'; ms: number } | { kind: 'uniform'; minMs: number; maxMs: number } | { kind: 'normal'; meanMs: number; stddevMs: number };
+
+/** What the simulated provider's faults can hit: its port calls, a machine's boot, a pod's start. */
+export const SIMULATED_FAULT_TARGETS = [
+  'launchNode',
+  'checkNodes',
+  'terminateInstances',
+  'terminateDeployment',
+  'listManagedInstances',
+  'checkNodesJoined',
+  'createWorkload',
+  'checkWorkload',
+  'deleteWorkload',
+  'deleteNodes',
+  'listManagedWorkloads',
+  'boot',
+  'pod',
+] as const;
+export const SIMULATED_FAULT_MODES = ['fail', 'throttle', 'hang', 'slow'] as const;
+
+export interface FaultSetting {
+  target: (typeof SIMULATED_FAULT_TARGETS)[number];
+  mode: (typeof SIMULATED_FAULT_MODES)[number];
+  rate: number;
+  delayMs?: number;
+}
+
+/** A value the Transform could not read, with why; IsParsed turns it into the variable's message. */
+class Unparsed {
+  constructor(
+    readonly text: string,
+    readonly problem: string,
+  ) {}
+}
+
+const DELAY_SYNTAX = 'milliseconds (30000), uniform:<min>-<max> or normal:<mean>/<stddev>';
+const FAULT_SYNTAX =
+  `comma-separated <target>:<mode>:<rate>[:<delay ms>] with target one of ${SIMULATED_FAULT_TARGETS.join(', ')}, ` +
+  `mode one of ${SIMULATED_FAULT_MODES.join(', ')}, rate from 0 to 1, a delay for slow`;
+
+/** `syntax` is read when a value is validated: the decorators run before the constants below exist. */
+function IsParsed(syntax: () => string): PropertyDecorator {
+  return ValidateBy({
+    name: 'isParsed',
+    validator: {
+      validate: (value: unknown) => !(value instanceof Unparsed) && typeof value === 'object' && value !== null,
+      defaultMessage: (args?: ValidationArguments) => {
+        const value: unknown = args?.value;
+        return value instanceof Unparsed ? `must be ${syntax()}: ${value.problem}` : `must be ${syntax()}`;
+      },
+    },
+  });
+}
+
+const WHOLE = /^\d+$/;
+
+function parseDelay(value: unknown): unknown {
+  if (value === undefined) return { kind: 'fixed', ms: 0 };
+  if (typeof value === 'number') return value >= 0 && Number.isInteger(value) ? { kind: 'fixed', ms: value } : new Unparsed(String(value), 'not a whole number of ms');
+  if (typeof value !== 'string') return value;
+  const text = value.trim();
+  const fixed = /^(?:fixed:)?(\d+)$/.exec(text);
+  if (fixed) return { kind: 'fixed', ms: Number(fixed[1]) };
+  const uniform = /^uniform:(\d+)-(\d+)$/.exec(text);
+  if (uniform) {
+    const [minMs, maxMs] = [Number(uniform[1]), Number(uniform[2])];
+    return minMs <= maxMs ? { kind: 'uniform', minMs, maxMs } : new Unparsed(text, `the minimum ${minMs} is above the maximum ${maxMs}`);
+  }
+  const normal = /^normal:(\d+)\/(\d+)$/.exec(text);
+  if (normal) return { kind: 'normal', meanMs: Number(normal[1]), stddevMs: Number(normal[2]) };
+  return new Unparsed(text, `cannot read "${text}"`);
+}
+
+function parseFaults(value: unknown): unknown {
+  if (value === undefined) return [];
+  if (typeof value !== 'string') return value;
+  const faults: FaultSetting[] = [];
+  for (const entry of value.split(',').map((item) => item.trim()).filter((item) => item !== '')) {
+    const [target = '', mode = '', rateText = '', delayText, ...rest] = entry.split(':');
+    const problem = (why: string) => new Unparsed(value, `"${entry}": ${why}`);
+    if (!(SIMULATED_FAULT_TARGETS as readonly string[]).includes(target)) return problem(`unknown target "${target}"`);
+    if (!(SIMULATED_FAULT_MODES as readonly string[]).includes(mode)) return problem(`unknown mode "${mode}"`);
+    const rate = Number(rateText);
+    if (rateText === '' || !Number.isFinite(rate) || rate < 0 || rate > 1) return problem(`the rate "${rateText}" is not between 0 and 1`);
+    if (rest.length > 0) return problem('too many parts');
+    if (mode === 'slow' && (delayText === undefined || !WHOLE.test(delayText))) return problem('slow needs a delay in whole milliseconds');
+    if (mode !== 'slow' && delayText !== undefined) return problem('only slow takes a delay');
+    if (mode === 'throttle' && (target === 'boot' || target === 'pod')) return problem('a machine boot or a pod start cannot be throttled');
+    faults.push({ target: target as FaultSetting['target'], mode: mode as FaultSetting['mode'], rate, ...(delayText === undefined ? {} : { delayMs: Number(delayText) }) });
+  }
+  return faults;
 }
 
 function parseBoolean(value: unknown): unknown {

@@ -1,7 +1,7 @@
 import { DynamicModule, Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { LocalNodeProvider, LocalPodRuntime } from '@simdeploy/cloud';
-import { WorkerConfig, awsEnabled } from '@simdeploy/config';
+import { LocalNodeProvider, LocalPodRuntime, createSimulatedProviders } from '@simdeploy/cloud';
+import { WorkerConfig, awsEnabled, simulatedEnabled } from '@simdeploy/config';
 import type { WorkOwner } from '@simdeploy/domain';
 import { CommandBus, CommandScheduler, JetStreamCommandScheduler, LeaderLease, NATS_CONNECTION } from '@simdeploy/messaging';
 import {
@@ -53,6 +53,34 @@ export function createProviderRegistry(config: WorkerConfig, options: AwsClients
   return new WorkerProviderRegistry(providers, config.PROVIDER, options.service ?? 'this worker');
 }
 
+/** The registry, plus `simulated` when PROVIDER=simulated or ENABLE_SIMULATED=true (its records live in NATS). */
+async function createWorkerProviders(config: WorkerConfig, nc: NatsConnection, service: string): Promise<{ registry: ProviderRegistry; close: () => void }> {
+  if (!simulatedEnabled(config)) return { registry: createProviderRegistry(config, { service }), close: () => undefined };
+  const simulated = await createSimulatedProviders(nc, {
+    bucket: config.SIMULATED_BUCKET,
+    bootDelay: config.SIMULATED_BOOT_MS,
+    readyDelay: config.SIMULATED_READY_MS,
+    faults: config.SIMULATED_FAULTS,
+    seed: config.SIMULATED_SEED,
+    ...(config.SIMULATED_CAPACITY === undefined ? {} : { capacity: config.SIMULATED_CAPACITY }),
+  });
+  const providers: Record<string, Providers> = { local: localProviders(config), simulated: { nodes: simulated.nodes, pods: simulated.pods } };
+  if (awsEnabled(config)) providers['aws'] = awsProviders(config);
+  return { registry: new WorkerProviderRegistry(providers, config.PROVIDER, service), close: simulated.close };
+}
+
+const PROVIDERS_HANDLE = Symbol('PROVIDERS_HANDLE');
+
+/** Closes what the providers hold open (the simulated provider's bucket watch) when the service stops. */
+@Injectable()
+class ProvidersShutdown implements OnApplicationShutdown {
+  constructor(@Inject(PROVIDERS_HANDLE) private readonly handle: { close: () => void }) {}
+
+  onApplicationShutdown(): void {
+    this.handle.close();
+  }
+}
+
 export const WORKER_OWNER = Symbol('WORKER_OWNER');
 
 /**
@@ -101,18 +129,20 @@ export interface WorkerModuleOptions {
 /** Wiring shared by the launcher, the terminator and the error handler. */
 @Module({})
 export class WorkerModule {
-  static forRoot(
-    config: WorkerConfig,
-    service: WorkOwner,
-    registry = createProviderRegistry(config),
-    options: WorkerModuleOptions = {},
-  ): DynamicModule {
+  static forRoot(config: WorkerConfig, service: WorkOwner, registry?: ProviderRegistry, options: WorkerModuleOptions = {}): DynamicModule {
     const settings = settingsFrom(config);
     return {
       module: WorkerModule,
       imports: [CoreModule.forRoot(config, service, { ackWaitMs: config.ACK_WAIT_MS, poolSize: config.POOL_SIZE })],
       providers: [
-        { provide: ProviderRegistry, useValue: registry },
+        {
+          provide: PROVIDERS_HANDLE,
+          inject: [NATS_CONNECTION],
+          useFactory: (nc: NatsConnection) =>
+            registry ? { registry, close: () => undefined } : createWorkerProviders(config, nc, service),
+        },
+        { provide: ProviderRegistry, inject: [PROVIDERS_HANDLE], useFactory: (handle: { registry: ProviderRegistry }) => handle.registry },
+        ProvidersShutdown,
         { provide: LifecycleSettings, useValue: settings },
         { provide: WORKER_OWNER, useValue: service },
         {
@@ -123,9 +153,9 @@ export class WorkerModule {
         },
         {
           provide: TimerDuty,
-          inject: [CommandScheduler, CommandBus, Clock],
-          useFactory: (scheduler: JetStreamCommandScheduler, bus: CommandBus, clock: Clock) =>
-            new TimerDuty(KIND_OF[service], scheduler, bus, clock, service === 'launcher' ? { registry, settings } : undefined),
+          inject: [CommandScheduler, CommandBus, Clock, ProviderRegistry],
+          useFactory: (scheduler: JetStreamCommandScheduler, bus: CommandBus, clock: Clock, providers: ProviderRegistry) =>
+            new TimerDuty(KIND_OF[service], scheduler, bus, clock, service === 'launcher' ? { registry: providers, settings } : undefined),
         },
         ...((options.timerLeadership ?? true) ? [TimerLeadership] : []),
       ],

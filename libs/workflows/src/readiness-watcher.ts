@@ -21,6 +21,9 @@ export interface WatchRound {
 const news = (check: ReadinessCheck | undefined, known: string | undefined): boolean =>
   check !== undefined && (check.state !== 'pending' || (check.reason !== undefined && check.reason.code !== known));
 
+/** A wait for machines is over when they are ready or failed. */
+const over = (check: ReadinessCheck | undefined): boolean => check !== undefined && check.state !== 'pending';
+
 /** A running simulation needs waking only when a pod failed. */
 const failed = (check: ReadinessCheck | undefined): boolean => check?.state === 'failed';
 
@@ -105,9 +108,9 @@ export class ReadinessWatcher {
     }
     return timers
       .filter((t) => {
-        const known = watches.get(t.deploymentId)?.known;
         const machines = up.get(t.deploymentId);
-        return machines?.state === 'ready' ? news(joined.get(t.deploymentId), known) : news(machines, known);
+        // Machines are woken when they are ready or failed; their reasons only explain a timeout.
+        return machines?.state === 'ready' ? over(joined.get(t.deploymentId)) : over(machines);
       })
       .map((t) => t.deploymentId);
   }

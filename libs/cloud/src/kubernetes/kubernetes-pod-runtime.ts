@@ -477,9 +477,9 @@ export class KubernetesPodRuntime extends PodRuntime {
     if (waiting.length === 0) return { state: 'ready' };
     const describe = ({ plan, verdict }: (typeof verdicts)[number]) =>
       `${plan.name} (${verdict === undefined ? 'missing' : verdict.state === 'pending' ? verdict.summary : verdict.state})`;
-    // The most telling reason first: an unschedulable pod or a failing pull says more than ContainerCreating.
+    // A reason is a cause worth showing the user (a failing pull, no room to schedule); ContainerCreating is progress, in the detail.
     const reasons = waiting.flatMap(({ verdict }) => (verdict?.state === 'pending' && verdict.reason ? [verdict.reason] : []));
-    const reason = reasons.find((r) => !ROUTINE_WAITING.has(r.code)) ?? reasons[0];
+    const reason = reasons.find((r) => !ROUTINE_WAITING.has(r.code));
     return { state: 'pending', detail: `waiting for pods: ${waiting.map(describe).join(', ')}`, ...(reason ? { reason } : {}) };
   }
 

@@ -7,7 +7,9 @@ import {
   ProviderError,
   type LaunchedNode,
   type ManagedInstance,
+  type NodeCheckRequest,
   type NodeRequest,
+  type ReadinessByDeployment,
   type ReadinessCheck,
 } from '../ports';
 import { createFileExclusive, DEFAULT_LOCAL_STATE_DIR, listEntries, readJson } from './state-files';
@@ -35,6 +37,8 @@ interface SlotRecord {
 }
 
 const INSTANCE_ID_PATTERN = /^i-local-[0-9a-f]{17}$/;
+/** Slot records read, kept: a slot never changes once written. Bounded, for a service that runs for months. */
+const MAX_CACHED_SLOTS = 50_000;
 
 /** Derived from the client token alone, so a retry in this or any later process finds the same slot. */
 export const localInstanceIdFor = (clientToken: string): string =>
@@ -54,6 +58,7 @@ export class LocalNodeProvider extends NodeProvider {
   private readonly bootDelayMs: number;
   private readonly clock: () => number;
   readonly stateDir: string;
+  private readonly slotCache = new Map<string, SlotRecord>();
 
   constructor(options: LocalNodeProviderOptions = {}) {
     super();
@@ -73,6 +78,18 @@ export class LocalNodeProvider extends NodeProvider {
 
   private readSlot(instanceId: string): Promise<SlotRecord | undefined> {
     return readJson<SlotRecord>(this.slotFile(instanceId));
+  }
+
+  /** For readiness checks, which ask about the same slots every poll: read once, then from memory. */
+  private async cachedSlot(instanceId: string): Promise<SlotRecord | undefined> {
+    const cached = this.slotCache.get(instanceId);
+    if (cached) return cached;
+    const record = await this.readSlot(instanceId);
+    if (record) {
+      if (this.slotCache.size >= MAX_CACHED_SLOTS) this.slotCache.clear();
+      this.slotCache.set(instanceId, record);
+    }
+    return record;
   }
 
   private async allSlots(): Promise<SlotRecord[]> {
@@ -112,12 +129,13 @@ export class LocalNodeProvider extends NodeProvider {
   /**
    * A check never creates anything: a node whose slot file is gone (terminated meanwhile, or the
    * state dir wiped) is a failed node, which the launch rolls back rather than adopt again.
+   * A slot read once is answered from memory after that: readiness only matters during a launch.
    */
   override async checkNodes(_deploymentId: string, nodes: readonly LaunchedNode[]): Promise<ReadinessCheck> {
     const now = this.clock();
     const booting: string[] = [];
     for (const node of nodes) {
-      const record = await this.readSlot(node.instanceId);
+      const record = await this.cachedSlot(node.instanceId);
       if (!record) {
         const message = INSTANCE_ID_PATTERN.test(node.instanceId)
           ? `local slot ${node.instanceId} (${node.nodeName}) is gone`
@@ -127,10 +145,28 @@ export class LocalNodeProvider extends NodeProvider {
       const remainingMs = record.launchedAtMs + this.bootDelayMs - now;
       if (remainingMs > 0) booting.push(`${record.nodeName} ready in ${remainingMs} ms`);
     }
-    return booting.length === 0 ? { state: 'ready' } : { state: 'pending', detail: `booting: ${booting.join(', ')}` };
+    if (booting.length === 0) return { state: 'ready' };
+    const detail = `booting: ${booting.join(', ')}`;
+    return { state: 'pending', detail, reason: { code: 'InstanceBooting', message: detail } };
+  }
+
+  /** One pass over the slots of every deployment asked about, from memory once each slot has been read. */
+  override async checkNodesBatch(requests: readonly NodeCheckRequest[]): Promise<ReadinessByDeployment> {
+    const answers: ReadinessByDeployment = new Map();
+    await Promise.all(
+      requests.map(async (r) => {
+        try {
+          answers.set(r.deploymentId, await this.checkNodes(r.deploymentId, r.nodes));
+        } catch {
+          // Left out: asked again on the next round.
+        }
+      }),
+    );
+    return answers;
   }
 
   override async terminateInstances(_deploymentId: string, instanceIds: readonly string[]): Promise<void> {
+    instanceIds.forEach((id) => this.slotCache.delete(id));
     await Promise.all(instanceIds.map((id) => fs.rm(this.slotFile(id), { force: true })));
   }
 

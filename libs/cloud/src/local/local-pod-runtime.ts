@@ -1,23 +1,22 @@
-import { spawn } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Readable } from 'node:stream';
 import type { PodPlan, PodRole } from '@simdeploy/domain';
-import { PodRuntime, type DeletionResult, type ManagedWorkload, type ReadinessCheck, type SimulatorEndpoint, type WorkloadRequest } from '../ports';
 import {
-  deploymentDir,
-  isPodAlive,
-  podFiles,
-  podLabels,
-  podsDir,
-  stopDeploymentStep,
-  workloadsDir,
-  type PodExit,
-  type PodFiles,
-  type PodRecord,
-} from './pod-processes';
+  PodRuntime,
+  type DeletionResult,
+  type ManagedWorkload,
+  type NodesJoinedCheckRequest,
+  type ReadinessByDeployment,
+  type ReadinessCheck,
+  type SimulatorEndpoint,
+  type WorkloadCheckRequest,
+  type WorkloadRequest,
+} from '../ports';
+import { PodHostClient } from './pod-host-client';
+import type { PodLaunch, PodStatus, RequestOf, SimulatorSocketMode } from './pod-host-protocol';
+import { deploymentDir, describeExit, podFiles, podLabels, podsDir, workloadsDir, type PodExit, type PodFiles, type PodRecord } from './pod-processes';
 import { ensureOwner, ownerFile, releaseAndKillAll } from './runtime-owner';
-import { createFileExclusive, DEFAULT_LOCAL_STATE_DIR, listEntries, pathExists, readJson, tailLines, writeFileAtomic } from './state-files';
+import { DEFAULT_LOCAL_STATE_DIR, listEntries, pathExists, readJson, tailLines } from './state-files';
 
 export interface LocalPodRuntimeOptions {
   /** Shared by every process of the local system. */
@@ -28,79 +27,68 @@ export interface LocalPodRuntimeOptions {
   robotCommand?: readonly string[];
   /** Command of bridge pods. Default: the default simulator program with `--role bridge`. */
   bridgeCommand?: readonly string[];
+  /**
+   * How the access proxy reaches the simulator: `stdio-bridge`, a WebSocket served by the pod
+   * host and bridged to the simulator's stdin/stdout (the default for the bundled simulator),
+   * or `command`, the command listens itself on SIMDEPLOY_SIMULATOR_PORT (the default for a
+   * simulatorCommand of your own).
+   */
+  simulatorSocket?: SimulatorSocketMode;
   /** A pod alive but not ready for this long is failed. Default: no limit (the phase deadline applies). */
   readinessTimeoutMs?: number;
   /** Between SIGTERM and SIGKILL when a pod is stopped. Default 5000. */
   graceMs?: number;
-  /** How often a pod supervisor checks that the runtime owner still runs. Default 250. */
+  /** How often the pod host checks that the runtime owner still runs. Default 250. */
   ownerPollMs?: number;
   /** Extra environment for every pod. */
   env?: Readonly<Record<string, string>>;
 }
 
 const LOG_LINES_ON_FAILURE = 20;
-
-const SUPERVISOR = 'supervise.sh';
-/** POSIX shell scripts: a few MB per process where Node takes 40, for hundreds of pods on one machine. */
+/** How long a delete waits for pods that exit at once on SIGTERM before it answers. */
+const DELETE_WAIT_MS = 250;
+/** POSIX shell script: a dash process is about 1 MB where Node takes 40, for thousands of pods on one machine. */
 const SHELL = '/bin/sh';
+const SIMULATOR_SCRIPT = 'simulator.sh';
 
 /** tools/simulator of this checkout, found upwards from here so it works from sources and from a build. */
 function findSimulatorTools(): string {
   for (const start of [__dirname, process.cwd()]) {
     for (let dir = start; ; dir = dirname(dir)) {
       const candidate = join(dir, 'tools', 'simulator');
-      if (existsSync(join(candidate, SUPERVISOR))) return candidate;
+      if (existsSync(join(candidate, SIMULATOR_SCRIPT))) return candidate;
       if (dirname(dir) === dir) break;
     }
   }
-  throw new Error(`tools/simulator/${SUPERVISOR} not found above ${__dirname} or ${process.cwd()}`);
+  throw new Error(`tools/simulator/${SIMULATOR_SCRIPT} not found above ${__dirname} or ${process.cwd()}`);
 }
 
 /**
- * Until the supervisor reports on fd 3 that it started the command (or closes fd 3 without a word:
- * it failed, and says why in the exit file). Its start-up forks carry the pod's labels and command
- * line until they exec; once this resolves the pod is its supervisor and its program, nothing more.
- */
-function supervisorStarted(channel: Readable, timeoutMs = 10_000): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      channel.destroy();
-      resolve();
-    };
-    const timer = setTimeout(done, timeoutMs);
-    for (const event of ['data', 'end', 'close', 'error']) channel.once(event, done);
-  });
-}
-
-const describeExit = (exit: PodExit): string =>
-  (exit.signal ? `killed by signal ${exit.signal}` : `exited with code ${exit.code}`) +
-  (exit.reason === 'exited' ? '' : ` (${exit.reason})`);
-
-/**
- * Pods are processes on this machine, each run by tools/simulator/supervise.sh in its own
- * process group; see runtime-owner.ts for why they outlive the service that started them and
- * what stops them. All state is in files under stateDir, so a restarted launcher, or the
- * terminator in another process, sees the same pods.
+ * Pods are processes on this machine, one per pod, run by the state directory's pod host
+ * (pod-host.ts; runtime-owner.ts says why they outlive the service that started them and what
+ * stops them). Services talk to the host over a socket for what changes pods and for batched
+ * checks; everything is also in files under stateDir, so the sweep, the tests and a check made
+ * while no host runs read the same state.
  */
 export class LocalPodRuntime extends PodRuntime {
   readonly stateDir: string;
   private readonly graceMs: number;
-  private readonly ownerPollMs: number;
-  private readonly tools = findSimulatorTools();
   private readonly commands: Record<PodRole, readonly string[]>;
+  private readonly simulatorSocket: SimulatorSocketMode;
+  private readonly host: PodHostClient;
 
   constructor(private readonly options: LocalPodRuntimeOptions = {}) {
     super();
     this.stateDir = options.stateDir ?? DEFAULT_LOCAL_STATE_DIR;
     this.graceMs = options.graceMs ?? 5_000;
-    this.ownerPollMs = options.ownerPollMs ?? 250;
-    const program = [SHELL, join(this.tools, 'simulator.sh')];
+    const program = [SHELL, join(findSimulatorTools(), SIMULATOR_SCRIPT)];
     this.commands = {
       simulator: options.simulatorCommand ?? program,
       robot: options.robotCommand ?? [...program, '--role', 'robot'],
       bridge: options.bridgeCommand ?? [...program, '--role', 'bridge'],
     };
+    this.simulatorSocket = options.simulatorSocket ?? (options.simulatorCommand ? 'command' : 'stdio-bridge');
+    this.host = new PodHostClient(this.stateDir, { ownerPollMs: options.ownerPollMs ?? 250, graceMs: this.graceMs });
   }
 
   /** A local slot is this machine, which is always a node. */
@@ -108,93 +96,140 @@ export class LocalPodRuntime extends PodRuntime {
     return { state: 'ready' };
   }
 
-  override async createWorkload(request: WorkloadRequest, signal?: AbortSignal): Promise<void> {
-    const { deploymentId, plan } = request;
-    await fs.mkdir(podsDir(this.stateDir, deploymentId), { recursive: true });
-    await ensureOwner(this.stateDir);
-    // Services and network policies mean nothing between local processes; they are recorded for the audit trail.
-    await createFileExclusive(
-      join(deploymentDir(this.stateDir, deploymentId), 'workload.json'),
-      JSON.stringify({ deploymentId, owner: request.owner, services: plan.services, networkPolicies: plan.networkPolicies }),
-    );
-    for (const pod of plan.pods) {
-      signal?.throwIfAborted();
-      const files = podFiles(this.stateDir, deploymentId, pod.name);
-      if (await isPodAlive(await readJson<PodRecord>(files.record), files)) continue;
-      await this.startPod(request, pod, files);
-    }
+  override async checkNodesJoinedBatch(requests: readonly NodesJoinedCheckRequest[]): Promise<ReadinessByDeployment> {
+    return new Map(requests.map((r) => [r.deploymentId, { state: 'ready' }]));
   }
 
-  private async startPod(request: WorkloadRequest, pod: PodPlan, files: PodFiles): Promise<void> {
-    await Promise.all([files.ready, files.exit].map((file) => fs.rm(file, { force: true })));
-    const command = [...this.commands[pod.role]];
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
+  /**
+   * Starts the pods that never ran. A pod that ran before, running or exited, is left as it
+   * is: this runtime never restarts a pod on its own, so a command that exits is reported by
+   * checkWorkload as failed, with its exit and its log, instead of being tried again.
+   */
+  override async createWorkload(request: WorkloadRequest, signal?: AbortSignal): Promise<void> {
+    const { deploymentId, plan } = request;
+    signal?.throwIfAborted();
+    await ensureOwner(this.stateDir);
+    const pods: PodLaunch[] = plan.pods.map((pod) => ({
+      name: pod.name,
+      role: pod.role,
+      command: [...this.commands[pod.role]],
+      env: this.podEnv(request, pod),
+      ...(pod.role === 'simulator' ? { simulatorSocket: this.simulatorSocket } : {}),
+    }));
+    // Services and network policies mean nothing between local processes; they are recorded for the audit trail.
+    const workload = { deploymentId, owner: request.owner, services: plan.services, networkPolicies: plan.networkPolicies };
+    await this.host.request({ op: 'start', deploymentId, workload, pods }, { start: true });
+  }
+
+  private podEnv(request: WorkloadRequest, pod: PodPlan): Record<string, string> {
+    const inherited = Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+    return {
+      ...inherited,
       ...this.options.env,
       ...podLabels(this.stateDir, request.deploymentId),
       SIMDEPLOY_POD_NAME: pod.name,
       SIMDEPLOY_POD_ROLE: pod.role,
       SIMDEPLOY_WORLD: request.spec.world,
       SIMDEPLOY_IMAGE: pod.image,
-      SIMDEPLOY_READY_FILE: files.ready,
+      SIMDEPLOY_READY_FILE: podFiles(this.stateDir, request.deploymentId, pod.name).ready,
       ...(pod.robot === undefined ? {} : { SIMDEPLOY_ROBOT: pod.robot }),
     };
-    const log = await fs.open(files.log, 'a');
-    try {
-      const child = spawn(
-        SHELL,
-        [
-          join(this.tools, SUPERVISOR),
-          ...['--pod', files.base, '--owner-file', ownerFile(this.stateDir)],
-          ...['--grace-ms', String(this.graceMs), '--poll-ms', String(this.ownerPollMs), '--'],
-          ...command,
-        ],
-        { detached: true, stdio: ['ignore', log.fd, log.fd, 'pipe'], env },
-      );
-      await new Promise<void>((resolve, reject) => {
-        child.once('spawn', resolve);
-        child.once('error', reject);
-      });
-      child.unref();
-      const record: PodRecord = { pid: child.pid as number, name: pod.name, role: pod.role, command, startedAt: new Date().toISOString() };
-      await writeFileAtomic(files.record, JSON.stringify(record));
-      await supervisorStarted(child.stdio[3] as Readable);
-    } finally {
-      await log.close();
-    }
   }
 
   override async checkWorkload(deploymentId: string, pods: readonly PodPlan[]): Promise<ReadinessCheck> {
-    const waiting: string[] = [];
-    for (const pod of pods) {
-      const files = podFiles(this.stateDir, deploymentId, pod.name);
-      const exit = await readJson<PodExit>(files.exit);
-      const record = await readJson<PodRecord>(files.record);
-      if (exit) return this.failed(files, 'PodExited', `pod ${pod.name} ${describeExit(exit)}`);
-      if (!record) {
-        waiting.push(`${pod.name} not started`);
-        continue;
+    const check = (await this.checkWorkloadBatch([{ deploymentId, pods }])).get(deploymentId);
+    if (!check) throw new Error(`no answer for ${deploymentId}`);
+    return check;
+  }
+
+  /** One request to the pod host for every deployment, answered from its memory; the files when no host runs. */
+  override async checkWorkloadBatch(requests: readonly WorkloadCheckRequest[]): Promise<ReadinessByDeployment> {
+    const asked = requests.map((r) => ({ deploymentId: r.deploymentId, pods: r.pods.map((p) => p.name) }));
+    const answer = await this.host.request({ op: 'check', deployments: asked }, { start: false });
+    const statuses = answer?.deployments ?? (await this.statusesFromFiles(asked));
+    const checks: ReadinessByDeployment = new Map();
+    await Promise.all(
+      requests.map(async (request) => {
+        checks.set(request.deploymentId, await this.judge(request, statuses[request.deploymentId] ?? {}, answer !== undefined));
+      }),
+    );
+    return checks;
+  }
+
+  private async judge(request: WorkloadCheckRequest, statuses: Record<string, PodStatus | 'gone'>, hostRunning: boolean): Promise<ReadinessCheck> {
+    const notStarted: string[] = [];
+    const notReady: string[] = [];
+    for (const pod of request.pods) {
+      const status = statuses[pod.name] ?? { state: 'missing' };
+      const files = podFiles(this.stateDir, request.deploymentId, pod.name);
+      if (status === 'gone') {
+        const why = hostRunning ? '' : ' (no pod host is running)';
+        return this.failed(files, 'PodExited', `pod ${pod.name} is gone without an exit status${why}`);
       }
-      if (!(await isPodAlive(record, files))) {
-        return this.failed(files, 'PodExited', `pod ${pod.name} (pid ${record.pid}) is gone without an exit status`);
+      switch (status.state) {
+        case 'exited':
+          return this.failed(files, 'PodExited', `pod ${pod.name} ${describeExit(status.exit)}`);
+        case 'missing':
+          notStarted.push(pod.name);
+          break;
+        case 'running': {
+          const waitedMs = Date.now() - Date.parse(status.startedAt);
+          if (this.options.readinessTimeoutMs !== undefined && waitedMs > this.options.readinessTimeoutMs) {
+            return this.failed(files, 'PodNotReady', `pod ${pod.name} not ready after ${waitedMs} ms`);
+          }
+          notReady.push(pod.name);
+          break;
+        }
+        case 'ready':
+          break;
       }
-      if (await pathExists(files.ready)) continue;
-      const waitedMs = Date.now() - Date.parse(record.startedAt);
-      if (this.options.readinessTimeoutMs !== undefined && waitedMs > this.options.readinessTimeoutMs) {
-        return this.failed(files, 'PodNotReady', `pod ${pod.name} not ready after ${waitedMs} ms`);
-      }
-      waiting.push(`${pod.name} not ready`);
     }
-    return waiting.length === 0 ? { state: 'ready' } : { state: 'pending', detail: waiting.join(', ') };
+    if (notStarted.length === 0 && notReady.length === 0) return { state: 'ready' };
+    const detail = [...notStarted.map((name) => `${name} not started`), ...notReady.map((name) => `${name} not ready`)].join(', ');
+    // Routine progress: a detail, no reason (a reason is a cause worth showing the user).
+    return { state: 'pending', detail };
+  }
+
+  /** What the files say when no host runs: a pod with a record and no exit died with its host. */
+  private async statusesFromFiles(asked: readonly { deploymentId: string; pods: string[] }[]): Promise<Record<string, Record<string, PodStatus | 'gone'>>> {
+    const statuses: Record<string, Record<string, PodStatus | 'gone'>> = {};
+    await Promise.all(
+      asked.map(async ({ deploymentId, pods }) => {
+        const answers: Record<string, PodStatus | 'gone'> = {};
+        statuses[deploymentId] = answers;
+        await Promise.all(
+          pods.map(async (name) => {
+            const files = podFiles(this.stateDir, deploymentId, name);
+            const [record, exit] = await Promise.all([readJson<PodRecord>(files.record), readJson<PodExit>(files.exit)]);
+            if (exit) answers[name] = { state: 'exited', pid: record?.pid ?? null, startedAt: record?.startedAt ?? exit.at, exit };
+            else answers[name] = record ? 'gone' : { state: 'missing' };
+          }),
+        );
+      }),
+    );
+    return statuses;
   }
 
   private async failed(files: PodFiles, code: string, message: string): Promise<ReadinessCheck> {
     return { state: 'failed', error: { code, message, transient: false }, logs: await tailLines(files.log, LOG_LINES_ON_FAILURE) };
   }
 
-  /** Does not wait out the grace period: answers `gone: false` and finishes on a later call. */
+  /**
+   * Does not wait out the grace period: the host SIGTERMs the pods, SIGKILLs them after graceMs
+   * on its own, and removes the files; this answers `gone: false` until then.
+   */
   override async deleteWorkload(deploymentId: string): Promise<DeletionResult> {
-    return { gone: await stopDeploymentStep(this.stateDir, deploymentId, this.graceMs) };
+    const stop: RequestOf<'stop'> = { op: 'stop', deploymentIds: [deploymentId], graceMs: this.graceMs, waitMs: DELETE_WAIT_MS, reason: 'deleted' };
+    const timeoutMs = DELETE_WAIT_MS + 30_000;
+    let answer = await this.host.request(stop, { start: false, timeoutMs });
+    if (!answer) {
+      if (!(await pathExists(deploymentDir(this.stateDir, deploymentId)))) return { gone: true };
+      // Files without a host: one is started, which kills what the dead host's pods left behind.
+      await ensureOwner(this.stateDir);
+      answer = await this.host.request(stop, { start: true, timeoutMs });
+    }
+    const gone = answer?.gone[deploymentId] ?? false;
+    return gone ? { gone } : { gone, detail: `pods of ${deploymentId} still stopping (SIGKILL after ${this.graceMs} ms)` };
   }
 
   /** Slots have no node objects to cordon or drain. */
@@ -202,11 +237,13 @@ export class LocalPodRuntime extends PodRuntime {
     return { gone: true };
   }
 
-  /** The simulator writes the port it listens on to <pod>.port once it is up. */
+  /** The simulator pod's port, while it runs. */
   override async simulatorEndpoint(deploymentId: string): Promise<SimulatorEndpoint | null> {
     const simulator = (await listEntries(podsDir(this.stateDir, deploymentId), '.json')).find((name) => name.endsWith('-gzserver'));
     if (!simulator) return null;
-    const port = await fs.readFile(`${podFiles(this.stateDir, deploymentId, simulator).base}.port`, 'utf8').then(
+    const files = podFiles(this.stateDir, deploymentId, simulator);
+    if (await pathExists(files.exit)) return null;
+    const port = await fs.readFile(files.port, 'utf8').then(
       (text) => Number.parseInt(text.trim(), 10),
       () => NaN,
     );
@@ -229,6 +266,7 @@ export class LocalPodRuntime extends PodRuntime {
    * started them, so only the owner stops them here; any other service leaves them running.
    */
   async shutdown(): Promise<void> {
+    this.host.close();
     const owner = await readJson<{ pid: number }>(ownerFile(this.stateDir)).catch(() => undefined);
     if (owner?.pid === process.pid) await releaseAndKillAll(this.stateDir, this.graceMs);
   }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -18,13 +18,20 @@ export async function writeFileAtomic(file: string, data: string): Promise<void>
   await fs.rename(temp, file);
 }
 
+/** writeFileAtomic for the pod host, which records a pod before its event loop runs again. */
+export function writeFileAtomicSync(file: string, data: string): void {
+  const temp = tempPathFor(file);
+  writeFileSync(temp, data);
+  renameSync(temp, file);
+}
+
 /**
  * Creates the file with its full content, or answers false if it already exists. `link` fails
  * with EEXIST atomically, so concurrent processes never both win and nobody reads a partial file.
  */
-export async function createFileExclusive(file: string, data: string): Promise<boolean> {
+export async function createFileExclusive(file: string, data: string, mode?: number): Promise<boolean> {
   const temp = tempPathFor(file);
-  await fs.writeFile(temp, data);
+  await fs.writeFile(temp, data, mode === undefined ? undefined : { mode });
   try {
     await fs.link(temp, file);
     return true;

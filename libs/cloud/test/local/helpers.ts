@@ -55,31 +55,20 @@ export async function processesMentioning(text: string): Promise<number[]> {
   return found;
 }
 
-const parentOf = (pid: number): number => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
-const cmdlineOf = (pid: number): string => readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-
-/**
- * A pod's processes as the runtime sees them: a supervisor shell's fork that has not exec'd
- * yet (its timer, for a moment) still shows the shell's labels and command line; it is not
- * a process of the pod.
- */
-export async function podProcessesMentioning(text: string): Promise<number[]> {
-  return (await processesMentioning(text)).filter((pid) => {
-    try {
-      return cmdlineOf(pid) !== cmdlineOf(parentOf(pid));
-    } catch {
-      return false; // gone meanwhile
-    }
-  });
-}
+/** The pid of the state directory's pod host, from the file it writes once it serves. */
+export const podHostPid = (stateDir: string): number | undefined => {
+  try {
+    return (JSON.parse(readFileSync(join(stateDir, 'pod-host.json'), 'utf8')) as { pid: number }).pid;
+  } catch {
+    return undefined;
+  }
+};
 
 /** The single item, or a failed test saying how many there were. */
 export function only<T>(items: readonly T[]): T {
   if (items.length !== 1) throw new Error(`expected exactly one item, got ${items.length}`);
   return items[0] as T;
 }
-
-export const isSupervisor = (pid: number): boolean => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('supervise.sh');
 
 /** Deleting does not wait for pods to exit; callers ask again until everything is gone. */
 export async function deleteUntilGone(runtime: PodRuntime, deploymentId: string): Promise<void> {

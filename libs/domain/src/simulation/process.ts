@@ -237,7 +237,8 @@ function afterCheck(
     const message = `not ready after ${Math.round(timeoutMs / 1000)} s` + (why ? ` (${why})` : '');
     return failed(state, owner, step, { error: { code: timeoutCode, message, transient: false }, attempts: 1 });
   }
-  if (readiness.reason && readiness.reason.code !== state.waiting?.code) {
+  // What pods wait for (an image pull, a missing secret, no room on a node) is what users need to see.
+  if (watch === 'workload' && readiness.reason && readiness.reason.code !== state.waiting?.code) {
     return command({ type: 'ReportWaiting', data: { stage: state.status, step, ...readiness.reason } });
   }
   return { type: 'wait', until: iso(deadline), watch, ...(state.waiting ? { knownReason: state.waiting.code } : {}) };

@@ -96,6 +96,6 @@ export class LaunchSimulationDto {
 
   @ApiPropertyOptional({ example: 'local', description: 'Where to run it; the configured default when omitted' })
   @IsOptional()
-  @IsIn(['local', 'aws'])
-  provider?: 'local' | 'aws';
+  @IsIn(['local', 'aws', 'simulated'], { message: 'provider must be one of local, aws, simulated' })
+  provider?: 'local' | 'aws' | 'simulated';
 }

@@ -226,6 +226,7 @@ async function main() {
     PORT: String(port),
     HOST: process.env.HOST ?? '127.0.0.1',
     LOCAL_STATE_DIR: localStateDir,
+    LOG_ARCHIVE_DIR: process.env.LOG_ARCHIVE_DIR ?? path.join(stateDir, 'logs'),
   };
   for (const name of SERVICES) supervise(name, process.execPath, [path.join(root, `dist/apps/${name}/src/main.js`)], env);
 

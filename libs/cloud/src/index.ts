@@ -5,3 +5,4 @@ export * from './faults';
 export * from './kubernetes';
 export * from './memory/memory-cloud';
 export * from './simulated';
+export * from './archive/local-folder-log-archive';

@@ -224,3 +224,29 @@ export class ProviderError extends Error {
     return { code: this.code, message: this.message, transient: this.transient };
   }
 }
+
+/**
+ * Where a simulation's pod logs are kept after its pods are gone: a local folder by default,
+ * S3 when configured. Logs are plain lines; one entry per deployment and pod.
+ */
+export abstract class LogArchive {
+  /** Stores a pod's lines (replacing an earlier copy); answers where they are, for the record. */
+  abstract store(deploymentId: string, podName: string, lines: readonly string[], signal?: AbortSignal): Promise<string>;
+  /** The last `tail` archived lines of a pod, or null when nothing was archived for it. */
+  abstract read(deploymentId: string, podName: string, tail: number, signal?: AbortSignal): Promise<string[] | null>;
+}
+
+/** Logs kept in this process only: for tests, and for wiring that has nowhere else to put them. */
+export class InMemoryLogArchive extends LogArchive {
+  private readonly entries = new Map<string, readonly string[]>();
+
+  async store(deploymentId: string, podName: string, lines: readonly string[]): Promise<string> {
+    this.entries.set(`${deploymentId}/${podName}`, [...lines]);
+    return `memory://${deploymentId}/${podName}`;
+  }
+
+  async read(deploymentId: string, podName: string, tail: number): Promise<string[] | null> {
+    const lines = this.entries.get(`${deploymentId}/${podName}`);
+    return lines ? lines.slice(Math.max(0, lines.length - tail)) : null;
+  }
+}

@@ -50,6 +50,11 @@ export class CommonConfig {
   @IsIn(['local', 'aws', 'simulated'], { message: 'must be "local" (embedded default), "aws" or "simulated" (records only, for load tests)' })
   PROVIDER: 'local' | 'aws' | 'simulated' = 'local';
 
+  /** Where the pods' logs are archived before a workload is deleted, so they stay readable after the end. */
+  @IsString()
+  @IsNotEmpty()
+  LOG_ARCHIVE_DIR = '.simdeploy/logs';
+
   @IsIn(['debug', 'log', 'warn', 'error'], { message: 'must be one of debug, log, warn, error' })
   LOG_LEVEL: 'debug' | 'log' | 'warn' | 'error' = 'log';
 }

@@ -6,6 +6,7 @@ import {
   NodeProvider,
   PodRuntime,
   ProviderError,
+  type LogArchive,
   type KubernetesPodRuntimeConfig,
   type PeerSelector,
   loadDefaultKubeConfig,
@@ -137,8 +138,9 @@ export class WorkerProviderRegistry extends ProviderRegistry {
     providers: Record<string, Providers>,
     defaultProvider: string,
     private readonly service: string,
+    archive?: LogArchive,
   ) {
-    super(providers, defaultProvider);
+    super(providers, defaultProvider, archive);
   }
 
   override get(name: string): Providers {

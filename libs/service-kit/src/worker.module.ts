@@ -1,6 +1,6 @@
 import { DynamicModule, Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { LocalNodeProvider, LocalPodRuntime, createSimulatedProviders } from '@simdeploy/cloud';
+import { LocalFolderLogArchive, LocalNodeProvider, LocalPodRuntime, createSimulatedProviders } from '@simdeploy/cloud';
 import { WorkerConfig, awsEnabled, simulatedEnabled } from '@simdeploy/config';
 import type { WorkOwner } from '@simdeploy/domain';
 import { CommandBus, CommandScheduler, JetStreamCommandScheduler, LeaderLease, NATS_CONNECTION } from '@simdeploy/messaging';
@@ -50,7 +50,7 @@ export function localProviders(config: WorkerConfig): Providers {
 export function createProviderRegistry(config: WorkerConfig, options: AwsClients & { service?: string } = {}): ProviderRegistry {
   const providers: Record<string, Providers> = { local: localProviders(config) };
   if (awsEnabled(config)) providers['aws'] = awsProviders(config, options);
-  return new WorkerProviderRegistry(providers, config.PROVIDER, options.service ?? 'this worker');
+  return new WorkerProviderRegistry(providers, config.PROVIDER, options.service ?? 'this worker', new LocalFolderLogArchive(config.LOG_ARCHIVE_DIR));
 }
 
 /** The registry, plus `simulated` when PROVIDER=simulated or ENABLE_SIMULATED=true (its records live in NATS). */
@@ -66,7 +66,10 @@ async function createWorkerProviders(config: WorkerConfig, nc: NatsConnection, s
   });
   const providers: Record<string, Providers> = { local: localProviders(config), simulated: { nodes: simulated.nodes, pods: simulated.pods } };
   if (awsEnabled(config)) providers['aws'] = awsProviders(config);
-  return { registry: new WorkerProviderRegistry(providers, config.PROVIDER, service), close: simulated.close };
+  return {
+    registry: new WorkerProviderRegistry(providers, config.PROVIDER, service, new LocalFolderLogArchive(config.LOG_ARCHIVE_DIR)),
+    close: simulated.close,
+  };
 }
 
 const PROVIDERS_HANDLE = Symbol('PROVIDERS_HANDLE');

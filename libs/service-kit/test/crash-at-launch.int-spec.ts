@@ -45,10 +45,14 @@ describe('a simulator that exits during the launch, on the real local runtime', 
       'WorkloadCreated',
       'LaunchFailed',
       'PodsDeletionStarted',
+      'LogsArchived',
       'NodesDeletionStarted',
       'InstancesTerminationStarted',
       'SimulationTerminated',
     ]);
     expect(await sys.held(id)).toEqual({ instances: [], pods: [] });
+    // Its log outlives the pod: archived before the rollback deleted it.
+    expect(final.logs).toMatchObject({ pods: [`sim-${id}-gzserver`] });
+    expect(await sys.registry.archive.read(id, `sim-${id}-gzserver`, 20)).toEqual(expect.arrayContaining(['cannot open display']));
   });
 });

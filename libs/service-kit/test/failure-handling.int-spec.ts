@@ -65,8 +65,10 @@ describe('failure handling: launcher, terminator and error handler on real NATS 
         expect(types).toEqual([...LAUNCH_EVENTS_TO_NODES, ...launched, 'LaunchFailed', ...rollback]);
       } else {
         // Pods that were created are a recorded fact; a creation that failed records none.
+        // Pods that ran have their logs archived before they are deleted.
         const created = step === 'createWorkload' ? [] : ['WorkloadCreated'];
-        expect(types).toEqual([...LAUNCH_EVENTS_TO_NODES, ...INSTANCES, 'PodsLaunchStarted', ...created, 'LaunchFailed', 'PodsDeletionStarted', ...rollback]);
+        const archived = step === 'createWorkload' ? [] : ['LogsArchived'];
+        expect(types).toEqual([...LAUNCH_EVENTS_TO_NODES, ...INSTANCES, 'PodsLaunchStarted', ...created, 'LaunchFailed', 'PodsDeletionStarted', ...archived, ...rollback]);
       }
       await expectNothingHeld(id);
     });
@@ -120,10 +122,10 @@ describe('failure handling: launcher, terminator and error handler on real NATS 
 
   describe('a failure at a termination step is finished by the error handler from that step', () => {
     it.each<[FaultStep, Status, string[]]>([
-      ['deleteWorkload', Status.DeletingPods, ['PodsDeletionStarted', 'TerminationFailed', 'NodesDeletionStarted', 'InstancesTerminationStarted']],
-      ['deleteNodes', Status.DeletingNodes, ['PodsDeletionStarted', 'NodesDeletionStarted', 'TerminationFailed', 'InstancesTerminationStarted']],
-      ['terminateInstances', Status.TerminatingInstances, ['PodsDeletionStarted', 'NodesDeletionStarted', 'InstancesTerminationStarted', 'TerminationFailed']],
-      ['terminateDeployment', Status.TerminatingInstances, ['PodsDeletionStarted', 'NodesDeletionStarted', 'InstancesTerminationStarted', 'TerminationFailed']],
+      ['deleteWorkload', Status.DeletingPods, ['PodsDeletionStarted', 'LogsArchived', 'TerminationFailed', 'NodesDeletionStarted', 'InstancesTerminationStarted']],
+      ['deleteNodes', Status.DeletingNodes, ['PodsDeletionStarted', 'LogsArchived', 'NodesDeletionStarted', 'TerminationFailed', 'InstancesTerminationStarted']],
+      ['terminateInstances', Status.TerminatingInstances, ['PodsDeletionStarted', 'LogsArchived', 'NodesDeletionStarted', 'InstancesTerminationStarted', 'TerminationFailed']],
+      ['terminateDeployment', Status.TerminatingInstances, ['PodsDeletionStarted', 'LogsArchived', 'NodesDeletionStarted', 'InstancesTerminationStarted', 'TerminationFailed']],
     ])('%s fails in %s -> TerminationFailed -> Terminated, nothing held', async (step, stage, cleanup) => {
       const id = randomUUID();
       const pids = await running(id);
@@ -165,6 +167,7 @@ describe('failure handling: launcher, terminator and error handler on real NATS 
         'WorkloadCreated',
         'LaunchFailed',
         'PodsDeletionStarted',
+        'LogsArchived',
         'AdminReviewRequired',
       ]);
       // The leftovers an operator sees are what the provider really still holds.
@@ -246,11 +249,12 @@ describe('failure handling: launcher, terminator and error handler on real NATS 
 
       const final = await sys.until(id, TERMINATED, 'terminated');
       expect(final.errorStatus).toBeNull();
-      expect((await sys.eventTypes(id)).slice(-7)).toEqual([
+      expect((await sys.eventTypes(id)).slice(-8)).toEqual([
         'PodsLaunchStarted',
         'WorkloadCreated',
         'StopRequested',
         'PodsDeletionStarted',
+        'LogsArchived',
         'NodesDeletionStarted',
         'InstancesTerminationStarted',
         'SimulationTerminated',
@@ -294,9 +298,10 @@ describe('failure handling: launcher, terminator and error handler on real NATS 
       const final = await sys.until(id, TERMINATED, 'rolled back');
       expect(final.errorStatus).toBe(ErrorStatus.InitializationFailed);
       expect(latestFailure(final)).toMatchObject({ stage: Status.LaunchingPods, step: 'waitPodsReady', error: { code: 'PodReadyTimeout' } });
-      expect((await sys.eventTypes(id)).slice(-5)).toEqual([
+      expect((await sys.eventTypes(id)).slice(-6)).toEqual([
         'LaunchFailed',
         'PodsDeletionStarted',
+        'LogsArchived',
         'NodesDeletionStarted',
         'InstancesTerminationStarted',
         'SimulationTerminated',
@@ -315,10 +320,11 @@ describe('failure handling: launcher, terminator and error handler on real NATS 
     expect(final.errorStatus).toBeNull();
     expect(final.stop).toMatchObject({ reason: 'max-duration', by: { subject: 'service:launcher' } });
     expect(Date.parse(final.stop?.at ?? '') - Date.parse(runningState.runningSince ?? '')).toBeGreaterThanOrEqual(1_000);
-    expect((await sys.eventTypes(id)).slice(-6)).toEqual([
+    expect((await sys.eventTypes(id)).slice(-7)).toEqual([
       'SimulationRunning',
       'StopRequested',
       'PodsDeletionStarted',
+      'LogsArchived',
       'NodesDeletionStarted',
       'InstancesTerminationStarted',
       'SimulationTerminated',

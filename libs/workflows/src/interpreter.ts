@@ -91,7 +91,7 @@ export class Interpreter {
     let action = next(state, { now: this.now() });
     while (action.type === 'call') {
       this.counters.providerCalls += 1;
-      const observation = await observe(this.providers.get(state.provider), state, action.call, this.settings.retry);
+      const observation = await observe(this.providers.get(state.provider), this.providers.archive, state, action.call, this.settings.retry);
       action = react(state, observation, { now: this.now(), settings: this.settings });
     }
     return action;

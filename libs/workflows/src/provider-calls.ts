@@ -1,3 +1,4 @@
+import type { LogArchive } from '@simdeploy/cloud';
 import type { Observation, ProviderCall, SimDeployment } from '@simdeploy/domain';
 import type { Providers } from './providers';
 import { StepFailedError, callProvider } from './retry';
@@ -7,8 +8,22 @@ import type { RetrySettings } from './settings';
 export const machinesOf = (state: SimDeployment) =>
   state.nodes.map((n) => ({ instanceId: n.instanceId ?? '', nodeName: n.nodeName ?? '' }));
 
+/** How much of each pod's log is archived at most (its tail): archives stay bounded however long a simulation ran. */
+export const ARCHIVED_LOG_LINES = 10_000;
+
+/** Copies each pod's log to the archive; answers where the first went (they sit side by side). */
+async function archiveLogs({ pods }: Providers, archive: LogArchive, state: SimDeployment, podNames: readonly string[], signal: AbortSignal) {
+  const locations: string[] = [];
+  for (const pod of podNames) {
+    signal.throwIfAborted();
+    locations.push(await archive.store(state.id, pod, await pods.readLogs(state.id, pod, ARCHIVED_LOG_LINES, signal), signal));
+  }
+  return { location: locations[0] ?? '' };
+}
+
 /** Runs one provider operation the process decider asked for, with what it needs from the state. */
-function invoke({ nodes, pods }: Providers, state: SimDeployment, call: ProviderCall, signal: AbortSignal): Promise<unknown> {
+function invoke(providers: Providers, archive: LogArchive, state: SimDeployment, call: ProviderCall, signal: AbortSignal): Promise<unknown> {
+  const { nodes, pods } = providers;
   const id = state.id;
   switch (call.operation) {
     case 'launchNode':
@@ -41,6 +56,8 @@ function invoke({ nodes, pods }: Providers, state: SimDeployment, call: Provider
       );
     case 'checkWorkload':
       return pods.checkWorkload(id, state.pods, signal);
+    case 'archiveLogs':
+      return archiveLogs(providers, archive, state, call.pods, signal);
     case 'deleteWorkload':
       return pods.deleteWorkload(id, signal);
     case 'deleteNodes':
@@ -56,9 +73,15 @@ function invoke({ nodes, pods }: Providers, state: SimDeployment, call: Provider
  * Calls the provider through the one retry/timeout wrapper and answers what happened, as
  * the process decider reads it: a value, or the failure after the tries it took.
  */
-export async function observe(providers: Providers, state: SimDeployment, call: ProviderCall, retry: RetrySettings): Promise<Observation> {
+export async function observe(
+  providers: Providers,
+  archive: LogArchive,
+  state: SimDeployment,
+  call: ProviderCall,
+  retry: RetrySettings,
+): Promise<Observation> {
   try {
-    const value = await callProvider(call.operation, (signal) => invoke(providers, state, call, signal), retry);
+    const value = await callProvider(call.operation, (signal) => invoke(providers, archive, state, call, signal), retry);
     return { call, outcome: { ok: true, value } } as Observation;
   } catch (error) {
     if (!(error instanceof StepFailedError)) throw error;

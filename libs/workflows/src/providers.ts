@@ -1,4 +1,4 @@
-import { NodeProvider, PodRuntime } from '@simdeploy/cloud';
+import { InMemoryLogArchive, LogArchive, NodeProvider, PodRuntime } from '@simdeploy/cloud';
 
 export interface Providers {
   nodes: NodeProvider;
@@ -15,6 +15,8 @@ export class ProviderRegistry {
   constructor(
     providers: Record<string, Providers>,
     readonly defaultProvider: string,
+    /** Where pods' logs go before their workload is deleted (whatever the provider). */
+    readonly archive: LogArchive = new InMemoryLogArchive(),
   ) {
     this.byName = new Map(Object.entries(providers));
     if (!this.byName.has(defaultProvider)) throw new Error(`default provider "${defaultProvider}" is not configured`);

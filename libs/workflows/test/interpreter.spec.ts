@@ -108,7 +108,9 @@ class MemorySystem {
 }
 
 const RUNNING = ['SimulationRequested', 'NodesLaunchStarted', 'InstanceLaunched', 'InstanceLaunched', 'PodsLaunchStarted', 'WorkloadCreated', 'SimulationRunning'];
-const CLEANUP = ['PodsDeletionStarted', 'NodesDeletionStarted', 'InstancesTerminationStarted', 'SimulationTerminated'];
+/** The cleanup of a deployment whose pods ran: their logs are archived before they are deleted. */
+const CLEANUP = ['PodsDeletionStarted', 'LogsArchived', 'NodesDeletionStarted', 'InstancesTerminationStarted', 'SimulationTerminated'];
+const CLEANUP_WITHOUT_PODS = CLEANUP.filter((type) => type !== 'LogsArchived');
 const terminated = (s: SimDeployment) => s.status === 'Terminated';
 
 describe('the interpreter over in-memory store, bus, timers and cloud', () => {
@@ -168,7 +170,7 @@ describe('the interpreter over in-memory store, bus, timers and cloud', () => {
     await sys.until(id, terminated, 'terminated while the workload was still being created');
     await waitFor(async () => (await sys.types(id)).includes('WorkloadDeleted'), { description: 'the late workload deleted' });
     const types = await sys.types(id);
-    expect(types.slice(types.indexOf('StopRequested'))).toEqual(['StopRequested', ...CLEANUP, 'WorkloadCreated', 'WorkloadDeleted']);
+    expect(types.slice(types.indexOf('StopRequested'))).toEqual(['StopRequested', ...CLEANUP_WITHOUT_PODS, 'WorkloadCreated', 'LogsArchived', 'WorkloadDeleted']);
     expect(sys.cloud.held(id)).toEqual({ instances: [], workload: false });
   });
 
@@ -180,7 +182,7 @@ describe('the interpreter over in-memory store, bus, timers and cloud', () => {
     await sys.request(id, 'RequestLaunch', { deploymentId: id, owner: USER.subject, spec: SPEC, provider: 'mem' });
     const review = await sys.until(id, (s) => s.errorStatus === 'AdminReview', 'admin review');
     expect(review.status).toBe('DeletingPods');
-    expect((await sys.types(id)).slice(-3)).toEqual(['LaunchFailed', 'PodsDeletionStarted', 'AdminReviewRequired']);
+    expect((await sys.types(id)).slice(-4)).toEqual(['LaunchFailed', 'PodsDeletionStarted', 'LogsArchived', 'AdminReviewRequired']);
   });
 
   it('the maximum duration is a timer, not a held command: Running holds nothing queued, then it stops itself', async () => {
@@ -200,6 +202,7 @@ describe('the interpreter over in-memory store, bus, timers and cloud', () => {
     await waitFor(async () => (await sys.scheduler.timerOf(KIND_OF.launcher, id))?.watch?.type === 'health', { description: 'health watched' });
     sys.cloud.exit(id, `sim-${id}-gzserver`, 139, ['segmentation fault']);
     const final = await sys.until(id, terminated, 'stopped itself');
+    expect(final.logs).toMatchObject({ location: `memory://${id}/sim-${id}-gzserver`, pods: [`sim-${id}-gzserver`, `sim-${id}-robot-0`, `sim-${id}-bridge-0`] });
     expect(final).toMatchObject({ errorStatus: null, stop: { reason: 'workload-failed' }, workloadFailure: { error: { code: 'PodExited' }, logs: ['segmentation fault'] } });
     expect((await sys.types(id)).slice(RUNNING.length)).toEqual(['WorkloadFailed', 'StopRequested', ...CLEANUP]);
     expect(sys.cloud.held(id)).toEqual({ instances: [], workload: false });

@@ -40,6 +40,7 @@ export type RecordInstancesTerminated = Command<'RecordInstancesTerminated', { i
 export type ReportWaiting = Command<'ReportWaiting', { stage: Status; step: string; code: string; message: string }>;
 export type RecordOrphanSwept = Command<'RecordOrphanSwept', Omit<OrphanSweptData, 'at'>>;
 export type RecordWorkloadFailure = Command<'RecordWorkloadFailure', { error: FailureDetail; logs?: readonly string[] }>;
+export type RecordLogsArchived = Command<'RecordLogsArchived', { location: string | null; pods: readonly string[]; error?: string }>;
 
 export type SimDeploymentCommand =
   | RequestLaunch
@@ -61,7 +62,8 @@ export type SimDeploymentCommand =
   | RecordInstancesTerminated
   | ReportWaiting
   | RecordOrphanSwept
-  | RecordWorkloadFailure;
+  | RecordWorkloadFailure
+  | RecordLogsArchived;
 
 export type SimDeploymentCommandType = SimDeploymentCommand['type'];
 
@@ -79,6 +81,7 @@ export const FACT_COMMANDS: readonly SimDeploymentCommandType[] = [
   'RecordWorkloadDeleted',
   'RecordInstancesTerminated',
   'RecordOrphanSwept',
+  'RecordLogsArchived',
 ];
 
 export const isFactCommand = (type: SimDeploymentCommandType): boolean => FACT_COMMANDS.includes(type);

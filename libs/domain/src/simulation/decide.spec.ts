@@ -408,6 +408,17 @@ describe('SimDeployment decider', () => {
       given(historyFor.Terminated()).when(C.fail('Terminated')).thenRefuses(ValidationError);
     });
 
+    it('the logs of a workload are archived once, and again for a workload created later', () => {
+      const archived = cmd('RecordLogsArchived', { location: 'file:///logs/a', pods: ['p'] });
+      given(toLaunchingPods()).when(archived).thenNothing();
+      const once = extend(toPodsCreated(), archived);
+      expect(fold(once)?.logs).toMatchObject({ location: 'file:///logs/a', pods: ['p'] });
+      given(once).when(cmd('RecordLogsArchived', { location: 'file:///logs/b', pods: ['p'] })).thenNothing();
+      const late = extend(once, C.stop(), C.deletePods(), C.deleteNodes(), C.workload());
+      expect(fold(late)?.logs).toBeUndefined();
+      given(late).when(archived).then((events) => expect(events.map((e) => e.type)).toEqual(['LogsArchived']));
+    });
+
     it('a reason to wait is recorded when it is new, and cleared by the next status', () => {
       const waiting = cmd('ReportWaiting', { stage: 'LaunchingPods', step: 'waitPodsReady', code: 'ImagePullBackOff', message: 'pulling' });
       const reported = extend(toPodsCreated(), waiting);

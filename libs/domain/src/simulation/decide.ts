@@ -193,6 +193,12 @@ export function decide(cmd: SimDeploymentCommand, state: SimDeploymentState): De
       return instanceIds.length === 0 ? [] : [{ type: 'InstancesTerminated', data: { at, instanceIds } }];
     }
 
+    case 'RecordLogsArchived': {
+      if (!state.workloadHeld || state.logs) return [];
+      const { location, pods, error } = cmd.data;
+      return [{ type: 'LogsArchived', data: error ? { at, location, pods, error } : { at, location, pods } }];
+    }
+
     case 'RecordWorkloadFailure': {
       // Only a running simulation stops itself; during a launch a failed pod fails the launch instead.
       if (state.status !== Status.Running || state.errorStatus !== null) return [];

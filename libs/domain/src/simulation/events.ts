@@ -139,6 +139,11 @@ export type WaitingReported = Event<'WaitingReported', { at: string; stage: Stat
  * died): what the runtime said and the pod's last log lines. The deployment stops itself next.
  */
 export type WorkloadFailed = Event<'WorkloadFailed', { at: string; error: FailureDetail; logs?: readonly string[] }>;
+/**
+ * The pods' logs were copied to the archive before the workload was deleted, so they stay
+ * readable after the simulation ended; `location` is null when archiving failed (and says why).
+ */
+export type LogsArchived = Event<'LogsArchived', { at: string; location: string | null; pods: readonly string[]; error?: string }>;
 /** The orphan sweep removed something this deployment (or, on the `sweep` stream, no deployment) held. */
 export type OrphanSwept = Event<'OrphanSwept', OrphanSweptData>;
 
@@ -164,6 +169,7 @@ export type SimDeploymentEvent =
   | InstancesTerminated
   | WaitingReported
   | WorkloadFailed
+  | LogsArchived
   | OrphanSwept;
 
 export type SimDeploymentEventType = SimDeploymentEvent['type'];
@@ -190,6 +196,7 @@ export const SIM_DEPLOYMENT_EVENT_TYPES: readonly SimDeploymentEventType[] = [
   'InstancesTerminated',
   'WaitingReported',
   'WorkloadFailed',
+  'LogsArchived',
   'OrphanSwept',
 ];
 

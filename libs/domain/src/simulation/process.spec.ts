@@ -191,10 +191,30 @@ describe('what happens next for a deployment (the process decider)', () => {
       }
     });
 
-    it('deletes the workload, then the nodes', () => {
+    it('archives the pods\' logs, deletes the workload, then the nodes', () => {
       const h = history().deletingPods();
+      const pods = h.state.pods.map((p) => p.name);
+      given(h.events).at(h.now).next().calls('archiveLogs', { pods });
+      given(h.events).at(h.now).after({ operation: 'archiveLogs', pods }, ok({ location: 'file:///logs/x' })).issues('RecordLogsArchived', { location: 'file:///logs/x', pods });
+      const archived = h.logsArchived();
+      given(archived.events).at(archived.now).next().calls('deleteWorkload');
+      given(archived.events).at(archived.now).after({ operation: 'deleteWorkload' }, ok({ gone: true })).issues('StartDeletingNodes', {});
+    });
+
+    it('logs that cannot be archived are recorded as lost, and the cleanup goes on', () => {
+      const h = history().deletingPods();
+      const pods = h.state.pods.map((p) => p.name);
+      given(h.events)
+        .at(h.now)
+        .after({ operation: 'archiveLogs', pods }, failure(3, { code: 'AccessDenied', message: 'no write to the bucket', transient: false }))
+        .issues('RecordLogsArchived', { location: null, pods, error: 'AccessDenied: no write to the bucket' });
+      const lost = h.do('RecordLogsArchived', { location: null, pods, error: 'AccessDenied: no write to the bucket' });
+      given(lost.events).at(lost.now).next().calls('deleteWorkload');
+    });
+
+    it('a cleanup that created no workload has no logs to archive', () => {
+      const h = history().launchingPods().stopped().do('StartDeletingPods', {});
       given(h.events).at(h.now).next().calls('deleteWorkload');
-      given(h.events).at(h.now).after({ operation: 'deleteWorkload' }, ok({ gone: true })).issues('StartDeletingNodes', {});
     });
 
     it('records pods the runtime had to remove by force', () => {
@@ -258,7 +278,8 @@ describe('what happens next for a deployment (the process decider)', () => {
 
     it('the rollback steps are the cleanup steps; a failure of its own is reported as the error handler\'s', () => {
       const h = history().workloadCreated().failed('waitPodsReady').do('StartDeletingPods', {});
-      given(h.events).at(h.now).next().calls('deleteWorkload');
+      given(h.events).at(h.now).next().calls('archiveLogs', { pods: h.state.pods.map((p) => p.name) });
+      given(h.logsArchived().events).at(h.now).next().calls('deleteWorkload');
       given(h.events)
         .at(h.now)
         .after({ operation: 'deleteWorkload' }, failure())
@@ -295,7 +316,9 @@ describe('what happens next for a deployment (the process decider)', () => {
 
   describe('a stop that overtakes a launch', () => {
     it('pods created after the cleanup passed its pod step are deleted before it goes on', () => {
-      const h = history().launchingPods().stopped().do('StartDeletingPods', {}).do('StartDeletingNodes', {}).do('RecordWorkloadCreated', {});
+      const late = history().launchingPods().stopped().do('StartDeletingPods', {}).do('StartDeletingNodes', {}).do('RecordWorkloadCreated', {});
+      given(late.events).at(late.now).next().calls('archiveLogs', { pods: late.state.pods.map((p) => p.name) });
+      const h = late.logsArchived();
       given(h.events).at(h.now).next().calls('deleteWorkload');
       given(h.events).at(h.now).after({ operation: 'deleteWorkload' }, ok({ gone: true })).issues('RecordWorkloadDeleted', {});
       const deleted = h.do('RecordWorkloadDeleted', {});
@@ -304,7 +327,7 @@ describe('what happens next for a deployment (the process decider)', () => {
 
     it('pods created after the deployment was terminated are deleted, and that is recorded', () => {
       const h = history().launchingPods().stopped().do('StartDeletingPods', {}).do('StartDeletingNodes', {});
-      const late = h.do('StartTerminatingInstances', {}).do('MarkTerminated', {}).do('RecordWorkloadCreated', {});
+      const late = h.do('StartTerminatingInstances', {}).do('MarkTerminated', {}).do('RecordWorkloadCreated', {}).logsArchived();
       expect(late.state.status).toBe('Terminated');
       given(late.events).at(late.now).next().calls('deleteWorkload');
       given(late.events).at(late.now).after({ operation: 'deleteWorkload' }, ok({ gone: false })).waitsUntil(late.later(pollIntervalMs));

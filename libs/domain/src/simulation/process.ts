@@ -57,6 +57,7 @@ export type ProviderCall =
   | { operation: 'checkNodesJoined' }
   | { operation: 'createWorkload' }
   | { operation: 'checkWorkload' }
+  | { operation: 'archiveLogs'; pods: string[] }
   | { operation: 'deleteWorkload' }
   | { operation: 'deleteNodes'; nodeNames: string[] }
   | { operation: 'terminateInstances'; instanceIds: string[] }
@@ -96,7 +97,8 @@ export type Observation =
   | { call: Extract<ProviderCall, { operation: 'launchNode' }>; outcome: Outcome<{ instanceId: string; nodeName: string }> }
   | { call: Extract<ProviderCall, { operation: 'checkNodes' | 'checkNodesJoined' | 'checkWorkload' }>; outcome: Outcome<Readiness> }
   | { call: Extract<ProviderCall, { operation: 'createWorkload' | 'terminateInstances' | 'terminateDeployment' }>; outcome: Outcome<unknown> }
-  | { call: Extract<ProviderCall, { operation: 'deleteWorkload' | 'deleteNodes' }>; outcome: Outcome<Deletion> };
+  | { call: Extract<ProviderCall, { operation: 'deleteWorkload' | 'deleteNodes' }>; outcome: Outcome<Deletion> }
+  | { call: Extract<ProviderCall, { operation: 'archiveLogs' }>; outcome: Outcome<{ location: string }> };
 
 export const NOTHING: Action = { type: 'none' };
 
@@ -153,7 +155,7 @@ function launching(state: SimDeployment, ctx: Pick<ProcessContext, 'now'>): Acti
  * late launch step created after its step was passed is freed first.
  */
 function cleaningUp(state: SimDeployment): Action {
-  if (state.workloadHeld && pastPodStep(state)) return call({ operation: 'deleteWorkload' });
+  if (state.workloadHeld && pastPodStep(state)) return deletingWorkload(state);
   switch (state.status) {
     case Status.Pending:
       return command({ type: 'MarkTerminated', data: {} });
@@ -163,7 +165,7 @@ function cleaningUp(state: SimDeployment): Action {
     case Status.ToBeTerminated:
       return command({ type: 'StartDeletingPods', data: {} });
     case Status.DeletingPods:
-      return call({ operation: 'deleteWorkload' });
+      return deletingWorkload(state);
     case Status.DeletingNodes:
       return call({ operation: 'deleteNodes', nodeNames: nodeNames(state) });
     case Status.TerminatingInstances:
@@ -177,10 +179,19 @@ function cleaningUp(state: SimDeployment): Action {
   }
 }
 
+/** The workload's logs go to the archive first, so they outlive the pods; then it is deleted. */
+const deletingWorkload = (state: SimDeployment): Action =>
+  state.workloadHeld && !state.logs ? call({ operation: 'archiveLogs', pods: state.pods.map((p) => p.name) }) : call({ operation: 'deleteWorkload' });
+
 /** What to do with what a provider call answered. */
 export function react(state: SimDeployment, observation: Observation, ctx: ProcessContext): Action {
   const owner = workOwner(state);
   const { call: done, outcome } = observation;
+  if (done.operation === 'archiveLogs') {
+    // Logs that could not be kept are recorded as lost; they never hold up freeing the machines.
+    if (!outcome.ok) return command({ type: 'RecordLogsArchived', data: { location: null, pods: done.pods, error: `${outcome.failure.error.code}: ${outcome.failure.error.message}` } });
+    return command({ type: 'RecordLogsArchived', data: { location: (outcome.value as { location: string }).location, pods: done.pods } });
+  }
   if (!outcome.ok) return failed(state, owner, done.operation, outcome.failure);
   switch (done.operation) {
     case 'launchNode': {

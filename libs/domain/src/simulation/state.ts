@@ -63,6 +63,8 @@ export interface SimDeployment {
   waiting?: WaitingRecord;
   /** Removals by the orphan sweep, as recorded on this stream. */
   sweeps: readonly OrphanSweptData[];
+  /** Where the pods' logs were archived, once they were (for the workload created last). */
+  logs?: { at: string; location: string | null; pods: readonly string[]; error?: string };
   /** Why the running simulation failed, when a pod exited while Running. */
   workloadFailure?: { at: string; error: FailureDetail; logs?: readonly string[] };
 }
@@ -179,8 +181,11 @@ export function evolve(state: SimDeploymentState, event: SimDeploymentEvent): Si
         nodes: releasing(state),
         workloadHeld: false,
       };
-    case 'WorkloadCreated':
-      return { ...state, workloadHeld: true, workloadCreatedAt: event.data.at, updatedAt: event.data.at };
+    case 'WorkloadCreated': {
+      // A workload created again (a late one) has logs of its own to archive.
+      const { logs: _earlier, ...rest } = state;
+      return { ...rest, workloadHeld: true, workloadCreatedAt: event.data.at, updatedAt: event.data.at };
+    }
     case 'WorkloadDeleted':
       return { ...state, workloadHeld: false, updatedAt: event.data.at };
     case 'InstancesTerminated':
@@ -191,6 +196,8 @@ export function evolve(state: SimDeploymentState, event: SimDeploymentEvent): Si
     }
     case 'OrphanSwept':
       return { ...state, sweeps: [...state.sweeps, event.data] };
+    case 'LogsArchived':
+      return { ...state, logs: event.data, updatedAt: event.data.at };
     case 'WorkloadFailed':
       return { ...state, workloadFailure: event.data, updatedAt: event.data.at };
     default: {

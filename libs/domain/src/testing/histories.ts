@@ -123,6 +123,11 @@ export class History {
     return this.stopped().do('StartDeletingPods', {});
   }
 
+  /** The pods' logs, archived (the cleanup's first step while a workload is held). */
+  logsArchived(location = `archive://${SPEC_ID}`): History {
+    return this.do('RecordLogsArchived', { location, pods: this.state.pods.map((p) => p.name) });
+  }
+
   deletingNodes(): History {
     return this.deletingPods().do('StartDeletingNodes', {});
   }

@@ -17,6 +17,7 @@ import {
   type RecordedEvent,
   type StreamRevision,
 } from '@simdeploy/event-store';
+import { currentContext, formatTraceparent, lifecycleMetrics } from '@simdeploy/telemetry';
 
 export interface HandledCommand {
   /** State before the command, as it was decided on. */
@@ -55,6 +56,12 @@ const toDomainEvent = (recorded: RecordedEvent): SimDeploymentEvent | null => {
   const event = { type: recorded.type, data: recorded.data };
   return isSimDeploymentEvent(event) ? event : null;
 };
+
+/** The event records the trace of the work that appended it: an audit can follow a request across services. */
+function withTrace(metadata: EventMetadata): EventMetadata {
+  const trace = currentContext().trace;
+  return trace && metadata['traceparent'] === undefined ? { ...metadata, traceparent: formatTraceparent(trace) } : metadata;
+}
 
 /**
  * Read, fold, decide, append with the expected revision; on a conflict re-read and
@@ -144,11 +151,13 @@ export class DeploymentCommandHandler {
     decision: SimDeploymentEvent[],
     metadata: EventMetadata,
   ): Promise<HandledCommand> {
+    const traced = withTrace(metadata);
     const appended = await this.store.append(
       deploymentId,
-      decision.map((e) => ({ type: e.type, data: e.data, metadata })),
+      decision.map((e) => ({ type: e.type, data: e.data, metadata: traced })),
       revision ?? NO_STREAM,
     );
+    for (const event of decision) lifecycleMetrics.eventsAppended.inc({ type: event.type });
     const next = decision.reduce(evolve, state);
     this.remember(deploymentId, { state: next, revision: appended.nextRevision });
     return { before: state, events: decision, state: next, revision: appended.nextRevision, position: appended.position };

@@ -1,4 +1,5 @@
 import type { Observation, ProviderCall, SimDeployment } from '@simdeploy/domain';
+import { inSpan } from '@simdeploy/telemetry';
 import type { Providers } from './providers';
 import { StepFailedError, callProvider } from './retry';
 import type { RetrySettings } from './settings';
@@ -58,7 +59,9 @@ function invoke({ nodes, pods }: Providers, state: SimDeployment, call: Provider
  */
 export async function observe(providers: Providers, state: SimDeployment, call: ProviderCall, retry: RetrySettings): Promise<Observation> {
   try {
-    const value = await callProvider(call.operation, (signal) => invoke(providers, state, call, signal), retry);
+    const value = await inSpan(`provider ${call.operation}`, { kind: 'client', attributes: { 'simdeploy.provider': state.provider } }, () =>
+      callProvider(call.operation, (signal) => invoke(providers, state, call, signal), retry, state.provider),
+    );
     return { call, outcome: { ok: true, value } } as Observation;
   } catch (error) {
     if (!(error instanceof StepFailedError)) throw error;

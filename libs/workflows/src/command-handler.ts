@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import {
   DomainError,
   SimDeploymentCommand,
@@ -17,7 +18,7 @@ import {
   type RecordedEvent,
   type StreamRevision,
 } from '@simdeploy/event-store';
-import { currentContext, formatTraceparent, lifecycleMetrics } from '@simdeploy/telemetry';
+import { currentContext, formatTraceparent, lifecycleMetrics, withContext } from '@simdeploy/telemetry';
 
 export interface HandledCommand {
   /** State before the command, as it was decided on. */
@@ -71,6 +72,7 @@ export class DeploymentCommandHandler {
   private readonly maxAttempts: number;
   private readonly cacheSize: number;
   private readonly cache = new Map<string, LoadedDeployment>();
+  private readonly logger = new Logger(DeploymentCommandHandler.name);
 
   constructor(
     private readonly store: EventStore,
@@ -157,8 +159,10 @@ export class DeploymentCommandHandler {
       decision.map((e) => ({ type: e.type, data: e.data, metadata: traced })),
       revision ?? NO_STREAM,
     );
-    for (const event of decision) lifecycleMetrics.eventsAppended.inc({ type: event.type });
     const next = decision.reduce(evolve, state);
+    for (const event of decision) lifecycleMetrics.eventsAppended.inc({ type: event.type });
+    // One line per change of a deployment, in every service: with the trace id, a launch reads across all four.
+    withContext({ deploymentId }, () => this.logger.log(`appended ${decision.map((e) => e.type).join(', ')} at revision ${appended.nextRevision}: ${next?.status ?? 'none'}${next?.errorStatus ? ` (${next.errorStatus})` : ''}`));
     this.remember(deploymentId, { state: next, revision: appended.nextRevision });
     return { before: state, events: decision, state: next, revision: appended.nextRevision, position: appended.position };
   }

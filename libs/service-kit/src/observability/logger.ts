@@ -81,7 +81,7 @@ export class JsonLogger implements LoggerService {
     if (mayHaveStack && typeof rest[0] === 'string' && rest[0].includes('\n')) fields['stack'] = rest.shift();
     if (rest.length > 0) fields['details'] = rest;
     if (message instanceof Error) {
-      fields['err'] = { type: message.name, message: message.message, stack: message.stack };
+      fields['err'] = message;
       this.pino[level](fields, message.message);
     } else if (typeof message === 'object' && message !== null) {
       const { msg, message: text, ...others } = message as Record<string, unknown>;

@@ -311,6 +311,19 @@ export class WorkerConfig extends CommonConfig {
   SWEEP_INTERVAL_S: number = 300;
 }
 
+/** The error handler's own settings: the reconciler's pace. */
+export class ErrorHandlerConfig extends WorkerConfig {
+  /** How often the active error handler looks for deployments whose command was lost. */
+  @IsInt({ message: 'must be a whole number of milliseconds' })
+  @Min(100)
+  RECONCILE_INTERVAL_MS: number = 5_000;
+
+  /** How long a deployment must be unchanged before a missing command counts as lost. */
+  @IsInt({ message: 'must be a whole number of milliseconds' })
+  @Min(0)
+  RECONCILE_GRACE_MS: number = 5_000;
+}
+
 function parseBoolean(value: unknown): unknown {
   if (value === undefined || typeof value === 'boolean') return value ?? false;
   const text = String(value).trim().toLowerCase();

@@ -1,4 +1,11 @@
-import { currentContext, inSpan, logFields, parseTraceparent, startSpan, withContext } from '../src';
+import { currentContext, inSpan, logFields, parseTraceparent, startSpan, withContext, type TraceContext } from '../src';
+
+/** A traceparent the test knows to be valid, as a context. */
+const known = (header: string): TraceContext => {
+  const context = parseTraceparent(header);
+  if (!context) throw new Error(`invalid traceparent ${header}`);
+  return context;
+};
 
 describe('the work context', () => {
   it('is empty outside any work', () => {
@@ -28,7 +35,7 @@ describe('the work context', () => {
   });
 
   it('a span continues the current trace and is the trace of the work inside it', async () => {
-    const parent = parseTraceparent('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01')!;
+    const parent = known('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01');
     const inner = await withContext({ trace: parent }, () =>
       inSpan('step', {}, async (span) => ({ span: span.context, current: currentContext().trace, fields: logFields() })),
     );
@@ -39,7 +46,7 @@ describe('the work context', () => {
   });
 
   it('an explicit null parent starts a new trace even inside another one', () => {
-    const parent = parseTraceparent('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01')!;
+    const parent = known('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01');
     const span = withContext({ trace: parent }, () => startSpan('fresh', { parent: null }));
     expect(span.context.traceId).not.toBe(parent.traceId);
   });

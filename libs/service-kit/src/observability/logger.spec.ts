@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { parseTraceparent, withContext } from '@simdeploy/telemetry';
+import { parseTraceparent, withContext, type TraceContext } from '@simdeploy/telemetry';
 import { Writable } from 'node:stream';
 import { JsonLogger } from './logger';
 
@@ -14,13 +14,20 @@ function capture(level: 'debug' | 'log' | 'warn' | 'error') {
   return { lines, logger: new JsonLogger({ service: 'launcher', level, destination }) };
 }
 
+/** A traceparent the test knows to be valid, as a context. */
+const known = (header: string): TraceContext => {
+  const context = parseTraceparent(header);
+  if (!context) throw new Error(`invalid traceparent ${header}`);
+  return context;
+};
+
 describe('JSON logs', () => {
   afterEach(() => Logger.overrideLogger(false));
 
   it('one JSON object per line with the service, the Nest context and the ids of the work in progress', () => {
     const { lines, logger } = capture('log');
     Logger.overrideLogger(logger);
-    const trace = parseTraceparent('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01')!;
+    const trace = known('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01');
     withContext({ deploymentId: 'd-1', commandKind: 'launch', correlationId: 'c-1', causationId: 'd-1:launch:3', trace }, () =>
       new Logger('Interpreter(launcher)').log('appended SimulationRunning'),
     );

@@ -14,6 +14,8 @@ const productionConstraints = [
   { sourceTag: 'type:kit', onlyDependOnLibsWithTags: ['type:domain', 'type:store', 'type:lib', 'type:read', 'type:workflow'] },
   { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:domain', 'type:store', 'type:lib', 'type:read', 'type:workflow', 'type:kit'] },
   { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:domain', 'type:store', 'type:lib', 'type:testing'] },
+  // The packaging checks (k8s/) read the services' settings, topology and metrics from the libs.
+  { sourceTag: 'type:deploy', onlyDependOnLibsWithTags: ['type:domain', 'type:lib'] },
   // End-to-end tests drive the real processes; they may use the libs' types and helpers, never an app's code.
   { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:domain', 'type:store', 'type:lib', 'type:read', 'type:workflow', 'type:testing'] },
 ];

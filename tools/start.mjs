@@ -6,7 +6,10 @@
 // Prints the gateway URL and ready-to-use tokens. Ctrl-C stops everything, pods included.
 //
 //   npm start [-- --port 3000] [--state-dir .simdeploy] [--nats-url nats://...] [--no-build]
-//             [--no-restart] [--json]
+//             [--no-restart] [--json] [--replicas launcher=3,terminator=2] [--log-format pretty|json]
+//
+// Each worker replica gets a free port for /metrics, /health and /health/ready (METRICS_PORT);
+// --json prints them. Services log JSON lines; they are shown readable unless --log-format json.
 //
 // Any service setting (POOL_SIZE, LOCAL_BOOT_DELAY_MS, SIMULATOR_COMMAND, ...) can be set in
 // the environment; see the README.
@@ -29,8 +32,33 @@ const { values: args } = parseArgs({
     'no-build': { type: 'boolean', default: false },
     'no-restart': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
+    replicas: { type: 'string', default: '' },
+    'log-format': { type: 'string', default: 'pretty' },
   },
 });
+
+const WORKERS = ['launcher', 'terminator', 'error-handler'];
+
+/** `launcher=3,terminator=2` -> how many processes of each service (one by default). */
+function parseReplicas(value) {
+  const counts = Object.fromEntries(SERVICES.map((name) => [name, 1]));
+  for (const item of value.split(',').map((part) => part.trim()).filter(Boolean)) {
+    const [name, count] = item.split('=');
+    if (!WORKERS.includes(name) || !/^[1-9]\d*$/.test(count ?? '')) {
+      process.stderr.write(`[start] --replicas: expected <worker>=<count>[,...] with a worker among ${WORKERS.join(', ')}; got "${item}"\n`);
+      process.exit(2);
+    }
+    counts[name] = Number(count);
+  }
+  return counts;
+}
+const replicas = parseReplicas(args.replicas);
+if (!['pretty', 'json'].includes(args['log-format'])) {
+  process.stderr.write(`[start] --log-format must be pretty or json; got "${args['log-format']}"\n`);
+  process.exit(2);
+}
+/** The first replica keeps the service's name; the others are <name>-2, <name>-3... */
+const replicaName = (service, index) => (index === 0 ? service : `${service}-${index + 1}`);
 
 const stateDir = path.resolve(args['state-dir']);
 const say = (line) => process.stderr.write(`[start] ${line}\n`);
@@ -97,13 +125,38 @@ async function until(check, timeoutMs, what) {
   throw new Error(`${what} not ready after ${timeoutMs} ms`);
 }
 
+const LEVEL_COLOURS = { trace: 90, debug: 36, info: 32, warn: 33, error: 31, fatal: 35 };
+const PRETTY_SKIP = new Set(['level', 'time', 'msg', 'service', 'pid', 'context', 'hostname']);
+
+/** A service's JSON log line as one readable line: time, level, context, message, then the ids it carries. */
+function prettyLine(line) {
+  if (!line.startsWith('{')) return line;
+  let entry;
+  try {
+    entry = JSON.parse(line);
+  } catch {
+    return line;
+  }
+  if (typeof entry.msg !== 'string' || typeof entry.level !== 'string') return line;
+  const time = typeof entry.time === 'string' ? entry.time.slice(11, 23) : '';
+  const colour = process.stderr.isTTY ? LEVEL_COLOURS[entry.level] : undefined;
+  const level = entry.level.toUpperCase().padEnd(5);
+  const fields = Object.entries(entry)
+    .filter(([key]) => !PRETTY_SKIP.has(key))
+    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+  return [time, colour ? `\x1b[${colour}m${level}\x1b[0m` : level, entry.context ? `[${entry.context}]` : '', entry.msg, ...fields]
+    .filter(Boolean)
+    .join(' ');
+}
+
 function prefixOutput(name, stream, target) {
   let buffer = '';
+  const format = args['log-format'] === 'pretty' ? prettyLine : (line) => line;
   stream.on('data', (chunk) => {
     buffer += chunk;
     const lines = buffer.split('\n');
     buffer = lines.pop();
-    for (const line of lines) target.write(`[${name}] ${line}\n`);
+    for (const line of lines) target.write(`[${name}] ${format(line)}\n`);
   });
 }
 
@@ -159,7 +212,7 @@ async function stopAll(exitCode) {
   if (stopping) return;
   stopping = true;
   say('stopping');
-  const services = SERVICES.map((name) => children.get(name)).filter(Boolean);
+  const services = [...children].filter(([name]) => name !== 'nats-server').map(([, child]) => child);
   await Promise.all(services.map((child) => terminate(child, 10_000)));
   try {
     const require = createRequire(path.join(root, 'package.json'));
@@ -228,19 +281,35 @@ async function main() {
     LOCAL_STATE_DIR: localStateDir,
     LOG_ARCHIVE_DIR: process.env.LOG_ARCHIVE_DIR ?? path.join(stateDir, 'logs'),
   };
-  for (const name of SERVICES) supervise(name, process.execPath, [path.join(root, `dist/apps/${name}/src/main.js`)], env);
+  const metrics = {};
+  for (const service of SERVICES) {
+    for (let index = 0; index < replicas[service]; index++) {
+      const name = replicaName(service, index);
+      const serviceEnv = { ...env };
+      if (WORKERS.includes(service)) {
+        const metricsPort = await freePort();
+        serviceEnv.METRICS_PORT = String(metricsPort);
+        serviceEnv.METRICS_HOST = '127.0.0.1';
+        metrics[name] = `http://127.0.0.1:${metricsPort}`;
+      }
+      supervise(name, process.execPath, [path.join(root, `dist/apps/${service}/src/main.js`)], serviceEnv);
+    }
+  }
 
   const url = `http://127.0.0.1:${port}`;
-  await until(async () => (await fetch(`${url}/health/ready`).catch(() => null))?.ok, 60_000, 'gateway');
+  metrics.gateway = url;
+  const ready = (base) => async () => (await fetch(`${base}/health/ready`).catch(() => null))?.ok;
+  await Promise.all(Object.entries(metrics).map(([name, base]) => until(ready(base), 60_000, name)));
   const [adminToken, userToken] = await Promise.all([signToken(secret, 'admin', ['admin']), signToken(secret, 'user', [])]);
   const pids = Object.fromEntries([...children].map(([name, child]) => [name, child.pid]));
   if (args.json) {
-    process.stdout.write(`${JSON.stringify({ url, natsUrl, adminToken, userToken, pids })}\n`);
+    process.stdout.write(`${JSON.stringify({ url, natsUrl, adminToken, userToken, pids, metrics })}\n`);
   } else {
     process.stdout.write(
       [
         '',
-        `simdeploy is up: ${url}  (API docs: ${url}/docs)`,
+        `simdeploy is up: ${url}  (API docs: ${url}/docs, metrics: ${url}/metrics)`,
+        `  workers' metrics and health: ${Object.entries(metrics).filter(([name]) => name !== 'gateway').map(([name, base]) => `${name} ${base}/metrics`).join(', ')}`,
         '',
         `  export SIMDEPLOY_URL=${url}`,
         `  export ADMIN_TOKEN=${adminToken}`,

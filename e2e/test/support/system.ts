@@ -16,6 +16,8 @@ export interface RunningSystem {
   natsUrl: string;
   stateDir: string;
   pids: Record<string, number>;
+  /** Each process's metrics and health base URL (the gateway's is its API URL), by replica name. */
+  metrics: Record<string, string>;
   /** The output of start.mjs and every service, for diagnosing a failure. */
   log: string[];
   token(subject: string, roles?: string[]): Promise<string>;
@@ -27,7 +29,10 @@ export interface RunningSystem {
  * Brings the system up the way a user does (tools/start.mjs, from the build in dist/), on
  * its own stream names so nothing is shared with other tests.
  */
-export async function startSystem(env: Record<string, string> = {}, options: { ownNats?: boolean } = {}): Promise<RunningSystem> {
+export async function startSystem(
+  env: Record<string, string> = {},
+  options: { ownNats?: boolean; args?: string[] } = {},
+): Promise<RunningSystem> {
   const stateDir = mkdtempSync(join(tmpdir(), 'simdeploy-e2e-'));
   const natsArgs = options.ownNats ? [] : ['--nats-url', process.env['NATS_URL'] as string];
   const streams = {
@@ -38,7 +43,7 @@ export async function startSystem(env: Record<string, string> = {}, options: { o
   };
   const child = spawn(
     process.execPath,
-    [join(ROOT, 'tools/start.mjs'), '--no-build', '--port', '0', '--state-dir', stateDir, '--json', ...natsArgs],
+    [join(ROOT, 'tools/start.mjs'), '--no-build', '--port', '0', '--state-dir', stateDir, '--json', ...natsArgs, ...(options.args ?? [])],
     {
       cwd: ROOT,
       env: { ...process.env, JWT_SECRET, LOG_LEVEL: 'warn', READINESS_POLL_MS: '100', ...streams, ...env },
@@ -50,7 +55,7 @@ export async function startSystem(env: Record<string, string> = {}, options: { o
   createInterface({ input: stderr }).on('line', (line) => log.push(line));
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
 
-  const ready = await new Promise<{ url: string; natsUrl: string; pids: Record<string, number> }>((done, fail) => {
+  const ready = await new Promise<{ url: string; natsUrl: string; pids: Record<string, number>; metrics: Record<string, string> }>((done, fail) => {
     const timer = setTimeout(() => fail(new Error(`system did not start within 60 s:\n${log.slice(-30).join('\n')}`)), 60_000);
     createInterface({ input: stdout }).once('line', (line) => {
       clearTimeout(timer);

@@ -59,3 +59,17 @@ describe('loadConfig', () => {
     expect(loadConfig(GatewayConfig, { JWKS_URL: 'https://idp.example/.well-known/jwks.json' }).JWT_SECRET).toBeUndefined();
   });
 });
+
+describe('observability settings', () => {
+  it('METRICS_PORT defaults to 0 (no port) and must be a TCP port', () => {
+    expect(loadConfig(WorkerConfig, {}).METRICS_PORT).toBe(0);
+    expect(loadConfig(WorkerConfig, { METRICS_PORT: '9464' }).METRICS_PORT).toBe(9464);
+    expect(() => loadConfig(WorkerConfig, { METRICS_PORT: '70000' })).toThrow(/METRICS_PORT.*\(got "70000"\)/);
+  });
+
+  it('OTEL_EXPORTER_OTLP_ENDPOINT is off by default and must be an http(s) URL when set', () => {
+    expect(loadConfig(GatewayConfig, { JWT_SECRET: 'x'.repeat(32) }).OTEL_EXPORTER_OTLP_ENDPOINT).toBeUndefined();
+    expect(loadConfig(WorkerConfig, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector:4318' }).OTEL_EXPORTER_OTLP_ENDPOINT).toBe('http://otel-collector:4318');
+    expect(() => loadConfig(WorkerConfig, { OTEL_EXPORTER_OTLP_ENDPOINT: 'otel-collector:4318' })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT: must be the http\(s\) URL/);
+  });
+});

@@ -57,6 +57,11 @@ export class CommonConfig {
 
   @IsIn(['debug', 'log', 'warn', 'error'], { message: 'must be one of debug, log, warn, error' })
   LOG_LEVEL: 'debug' | 'log' | 'warn' | 'error' = 'log';
+
+  /** An OpenTelemetry collector's OTLP/HTTP base URL; spans are exported only when it is set. */
+  @IsOptional()
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] }, { message: 'must be the http(s) URL of an OTLP collector, e.g. http://otel-collector:4318' })
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
 }
 
 const AWS_REQUIRED = '(required when PROVIDER=aws or ENABLE_AWS=true)';
@@ -112,6 +117,16 @@ export class WorkerConfig extends CommonConfig {
 
   @Matches(/^[A-Za-z0-9_-]+$/, { message: 'must be a KV bucket name (letters, digits, _ and -)' })
   LEADER_LEASE_BUCKET = 'simdeploy_leases';
+
+  /** The worker's HTTP port for /metrics, /health and /health/ready; 0 (the default) opens none. */
+  @IsInt({ message: 'must be a TCP port number (0: no metrics and health port)' })
+  @Min(0)
+  @Max(65535)
+  METRICS_PORT: number = 0;
+
+  @IsString()
+  @IsNotEmpty()
+  METRICS_HOST: string = '127.0.0.1';
 
   @IsInt({ message: 'must be a whole number of attempts' })
   @Min(1)
@@ -446,6 +461,19 @@ function parseFaults(value: unknown): unknown {
     faults.push({ target: target as FaultSetting['target'], mode: mode as FaultSetting['mode'], rate, ...(delayText === undefined ? {} : { delayMs: Number(delayText) }) });
   }
   return faults;
+}
+
+/** The error handler's own settings: the reconciler's pace. */
+export class ErrorHandlerConfig extends WorkerConfig {
+  /** How often the active error handler looks for deployments whose command was lost. */
+  @IsInt({ message: 'must be a whole number of milliseconds' })
+  @Min(100)
+  RECONCILE_INTERVAL_MS: number = 5_000;
+
+  /** How long a deployment must be unchanged before a missing command counts as lost. */
+  @IsInt({ message: 'must be a whole number of milliseconds' })
+  @Min(0)
+  RECONCILE_GRACE_MS: number = 5_000;
 }
 
 function parseBoolean(value: unknown): unknown {

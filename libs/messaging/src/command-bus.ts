@@ -1,5 +1,6 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { headers, type NatsConnection } from '@nats-io/transport-node';
+import { commandMetrics, currentContext, formatTraceparent } from '@simdeploy/telemetry';
 import { isCommandKind, type CommandKind, type DeploymentCommandMessage } from './contracts';
 import {
   commandSubject,
@@ -27,6 +28,18 @@ export abstract class CommandBus {
 export const defaultMessageId = (msg: DeploymentCommandMessage): string =>
   `${msg.deploymentId}:${msg.kind}:${msg.issuedAt}`;
 
+/** The header a command's trace context travels in, read back by the command server. */
+export const TRACEPARENT_HEADER = 'traceparent';
+
+/** The current work's trace, as NATS headers, so the handler of the command continues it. */
+function traceHeaders(): { headers?: ReturnType<typeof headers> } {
+  const trace = currentContext().trace;
+  if (!trace) return {};
+  const h = headers();
+  h.set(TRACEPARENT_HEADER, formatTraceparent(trace));
+  return { headers: h };
+}
+
 export class JetStreamCommandBus extends CommandBus {
   private readonly js: JetStreamClient;
   private readonly nc: NatsConnection;
@@ -46,9 +59,12 @@ export class JetStreamCommandBus extends CommandBus {
 
   async send(msg: DeploymentCommandMessage, options: SendOptions = {}): Promise<void> {
     if (!isCommandKind(msg.kind)) throw new TypeError(`unknown command kind: ${String(msg.kind)}`);
-    await this.js.publish(commandSubject(this.topology, msg.kind, msg.deploymentId), JSON.stringify(msg), {
+    const ack = await this.js.publish(commandSubject(this.topology, msg.kind, msg.deploymentId), JSON.stringify(msg), {
       msgID: options.messageId ?? defaultMessageId(msg),
+      ...traceHeaders(),
     });
+    // A duplicate was stored once already: counting it again would count one command twice.
+    if (!ack.duplicate) commandMetrics.sent.inc({ kind: msg.kind, reason: msg.reason ?? 'unknown' });
   }
 
   async hasPending(kind: CommandKind, deploymentId: string): Promise<boolean> {

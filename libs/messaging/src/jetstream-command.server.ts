@@ -3,8 +3,10 @@ import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
 import { jetstream, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { connect, millis, type NatsConnection, type Status } from '@nats-io/transport-node';
 import { lastValueFrom, type Observable } from 'rxjs';
+import { cachedSource, commandMetrics, consumerGauges, inSpan, parseTraceparent, withContext, type WorkContext } from '@simdeploy/telemetry';
 import { decideAck, failureBackoffMs, type AckDecision, type RetryBackoff } from './ack-policy';
-import { isCommandKind, type CommandKind } from './contracts';
+import { TRACEPARENT_HEADER } from './command-bus';
+import { isCommandKind, type CommandKind, type DeploymentCommandMessage } from './contracts';
 import { JetStreamContext } from './jetstream-context';
 import { SlotPool } from './slot-pool';
 import { ensureCommandTopology, resolveTopology, type CommandTopology, type CommandTopologyOptions } from './topology';
@@ -36,6 +38,7 @@ type StatusEvents = Record<Status['type'], (status: Status) => void>;
 /** Commands that reach a replica while it shuts down go back to the queue after this long. */
 const SHED_DELAY_MS = 500;
 const FETCH_FAILURE_PAUSE_MS = 1_000;
+const BACKLOG_MAX_AGE_MS = 5_000;
 
 const describeError = (error: unknown): string => {
   if (error instanceof Error) return error.message;
@@ -80,6 +83,7 @@ export class JetStreamCommandServer
   private readonly openBatches = new Set<ConsumerMessages>();
   private readonly runningHandlers = new Set<Promise<void>>();
   private readonly workingTimers = new Set<NodeJS.Timeout>();
+  private readonly gaugeSources: Array<() => void> = [];
 
   constructor(private readonly options: JetStreamCommandServerOptions) {
     super();
@@ -140,11 +144,24 @@ export class JetStreamCommandServer
       const ackWaitMs = config.ack_wait ? millis(config.ack_wait) : this.topology.ackWaitMs;
       const kindSlots = new SlotPool(quota);
       this.kindPools.push(kindSlots);
+      this.exposeBacklog(kind, consumer);
       const pump = this.pump(kind, consumer, kindSlots, ackWaitMs);
       this.pumps.add(pump);
       void pump.finally(() => this.pumps.delete(pump));
     }
     this._status$.next('connected');
+  }
+
+  /** The consumer's backlog for /metrics, asked of the server at most every few seconds. */
+  private exposeBacklog(kind: CommandKind, consumer: Consumer): void {
+    const name = this.topology.consumerNames[kind];
+    const info = cachedSource(() => consumer.info(true), BACKLOG_MAX_AGE_MS);
+    const labels = { kind, consumer: name };
+    this.gaugeSources.push(
+      consumerGauges.pending.add(async () => [{ labels, value: (await info()).num_pending }]),
+      consumerGauges.ackPending.add(async () => [{ labels, value: (await info()).num_ack_pending }]),
+      consumerGauges.redelivered.add(async () => [{ labels, value: (await info()).num_redelivered }]),
+    );
   }
 
   private handledKinds(): CommandKind[] {
@@ -191,6 +208,7 @@ export class JetStreamCommandServer
         // deliver more than it asked for: those go back rather than overrun the pool.
         if (this.stopping || used === granted) {
           message.nak(SHED_DELAY_MS);
+          commandMetrics.naked.inc({ kind, reason: 'shed' });
           continue;
         }
         used += 1;
@@ -214,31 +232,57 @@ export class JetStreamCommandServer
 
   private async handle(kind: CommandKind, message: JsMsg, ackWaitMs: number): Promise<void> {
     const context = new JetStreamContext(message);
-    // Tells the server the command is still being worked on, so a long provider
-    // call is not redelivered to another replica after ack_wait.
-    const working = setInterval(() => message.working(), Math.max(100, Math.floor(ackWaitMs / 3)));
-    this.workingTimers.add(working);
-    let decision: AckDecision;
+    const deliveryCount = context.getDeliveryCount();
+    commandMetrics.received.inc({ kind });
+    if (deliveryCount > 1) commandMetrics.redelivered.inc({ kind });
+    let data: unknown;
+    let parseError: unknown;
     try {
-      decision = decideAck(await this.invoke(kind, message, context));
+      data = message.json();
     } catch (error) {
-      const deliveryCount = context.getDeliveryCount();
-      const delayMs = failureBackoffMs(deliveryCount, this.options.retryBackoff);
-      this.logger.error(
-        `${kind} command #${message.seq} failed on delivery ${deliveryCount}, retrying in ${delayMs} ms: ${describeError(error)}`,
-      );
-      decision = { action: 'nak', delayMs };
-    } finally {
-      clearInterval(working);
-      this.workingTimers.delete(working);
+      parseError = error;
     }
-    await this.settle(message, decision);
+    const inFlight = commandMetrics.inFlight.labels({ kind });
+    inFlight.inc();
+    const stopTimer = commandMetrics.duration.startTimer({ kind });
+    // Everything the handler logs, sends and appends carries the command's ids and continues its trace.
+    const parent = parseTraceparent(message.headers?.get(TRACEPARENT_HEADER));
+    try {
+      await withContext(workContextOf(kind, data, message), () =>
+        inSpan(`${kind} command`, { parent, kind: 'consumer', attributes: { 'messaging.system': 'nats', 'simdeploy.command.kind': kind } }, async () => {
+          // Tells the server the command is still being worked on, so a long provider
+          // call is not redelivered to another replica after ack_wait.
+          const working = setInterval(() => message.working(), Math.max(100, Math.floor(ackWaitMs / 3)));
+          this.workingTimers.add(working);
+          let decision: AckDecision;
+          let outcome: 'ack' | 'nak' | 'error';
+          try {
+            if (parseError !== undefined) throw parseError;
+            decision = decideAck(await this.invoke(kind, data, context));
+            outcome = decision.action;
+          } catch (error) {
+            const delayMs = failureBackoffMs(deliveryCount, this.options.retryBackoff);
+            this.logger.error(
+              `${kind} command #${message.seq} failed on delivery ${deliveryCount}, retrying in ${delayMs} ms: ${describeError(error)}`,
+            );
+            decision = { action: 'nak', delayMs };
+            outcome = 'error';
+          } finally {
+            clearInterval(working);
+            this.workingTimers.delete(working);
+          }
+          stopTimer({ outcome });
+          await this.settle(kind, message, decision, outcome === 'error' ? 'error' : 'requested');
+        }),
+      );
+    } finally {
+      inFlight.dec();
+    }
   }
 
-  private invoke(kind: CommandKind, message: JsMsg, context: JetStreamContext): Promise<unknown> {
+  private invoke(kind: CommandKind, data: unknown, context: JetStreamContext): Promise<unknown> {
     const handler = this.getHandlerByPattern(kind);
     if (!handler) return Promise.reject(new Error(`no handler for ${kind}`));
-    const data: unknown = message.json();
     return new Promise((resolve, reject) => {
       this.runWithProcessingHooks(context, async (runEndHook) => {
         try {
@@ -254,10 +298,16 @@ export class JetStreamCommandServer
     });
   }
 
-  private async settle(message: JsMsg, decision: AckDecision): Promise<void> {
+  private async settle(kind: CommandKind, message: JsMsg, decision: AckDecision, nakReason: 'requested' | 'error'): Promise<void> {
     try {
-      if (decision.action === 'ack') await message.ackAck();
-      else message.nak(decision.delayMs);
+      if (decision.action === 'ack') {
+        await message.ackAck();
+        commandMetrics.acked.inc({ kind });
+      } else {
+        message.nak(decision.delayMs);
+        commandMetrics.naked.inc({ kind, reason: nakReason });
+        commandMetrics.nakDelay.observe({ kind, reason: nakReason }, decision.delayMs / 1000);
+      }
     } catch (error) {
       // The command will be delivered again; handlers are idempotent.
       this.logger.warn(`${decision.action} of ${message.subject} #${message.seq} not confirmed: ${describeError(error)}`);
@@ -279,6 +329,7 @@ export class JetStreamCommandServer
 
   private async shutdown(): Promise<void> {
     this.stopping = true;
+    for (const remove of this.gaugeSources.splice(0)) remove();
     this.wakeOnStop();
     for (const slots of [this.pool, ...this.kindPools]) slots.close();
     await Promise.allSettled([...this.pumps]);
@@ -298,6 +349,17 @@ export class JetStreamCommandServer
     this.statusWatch?.stop();
     if (this.ownsConnection && this.nc && !this.nc.isClosed()) await this.nc.drain();
   }
+}
+
+/** The ids a handler's log lines carry: the deployment, the kind, the request's correlation id and the command's message id. */
+function workContextOf(kind: CommandKind, data: unknown, message: JsMsg): WorkContext {
+  const body = typeof data === 'object' && data !== null ? (data as Partial<DeploymentCommandMessage>) : {};
+  return {
+    commandKind: kind,
+    ...(typeof body.deploymentId === 'string' ? { deploymentId: body.deploymentId } : {}),
+    ...(typeof body.correlationId === 'string' ? { correlationId: body.correlationId } : {}),
+    ...(message.headers?.get('Nats-Msg-Id') ? { causationId: message.headers.get('Nats-Msg-Id') } : {}),
+  };
 }
 
 export const createCommandServer = (options: JetStreamCommandServerOptions): JetStreamCommandServer =>

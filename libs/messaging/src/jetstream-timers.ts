@@ -11,6 +11,7 @@ import {
   type JetStreamManager,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { timerMetrics } from '@simdeploy/telemetry';
 import { isCommandKind, type CommandKind } from './contracts';
 import { CommandScheduler, TimerWheel, type Timer } from './timers';
 import { resolveTopology, type CommandTopologyOptions } from './topology';
@@ -98,6 +99,7 @@ export class JetStreamCommandScheduler extends CommandScheduler {
     await this.js.publish(timerSubject(this.topology, timer.kind, timer.deploymentId), JSON.stringify(timer), {
       msgID: `${timer.deploymentId}:${timer.kind}:${timer.revision}:wait:${timer.dueAt}`,
     });
+    timerMetrics.scheduled.inc({ kind: timer.kind });
   }
 
   async timerOf(kind: CommandKind, deploymentId: string): Promise<Timer | null> {

@@ -4,6 +4,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { leaseMetrics } from '@simdeploy/telemetry';
 
 export interface LeaderLeaseOptions {
   /** What is led, e.g. `error-handler`: one leader per key. */
@@ -91,6 +92,8 @@ export class LeaderLease {
     if (this.running) return;
     this.running = true;
     this.handlers = handlers;
+    // A standby shows 0, so "no leader" is a sum of zeros rather than a missing series.
+    leaseMetrics.leader.set({ key: this.options.key }, this.isLeader ? 1 : 0);
     this.loop = (async () => {
       while (this.running && !this.nc.isClosed()) {
         if (this.isLeader) await this.refresh();
@@ -148,6 +151,8 @@ export class LeaderLease {
 
   private step(change: 'acquired' | 'lost'): void {
     if (change === 'lost') this.revision = 0;
+    leaseMetrics.leader.set({ key: this.options.key }, change === 'acquired' ? 1 : 0);
+    leaseMetrics.transitions.inc({ key: this.options.key, change });
     const handlers = this.handlers;
     if (!handlers) return;
     this.transitions = this.transitions.then(async () => {

@@ -14,6 +14,10 @@ export interface Timer {
   dueAt: string;
   /** What a watcher may check in batch to send it before its time; opaque to the scheduler. */
   watch?: TimerWatch;
+  /** The trace of the work that decided to wait, continued by the command the timer sends. */
+  traceparent?: string;
+  /** The request the wait belongs to. */
+  correlationId?: string;
 }
 
 export interface TimerWatch {

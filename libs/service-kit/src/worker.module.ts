@@ -16,6 +16,7 @@ import {
   type Providers,
 } from '@simdeploy/workflows';
 import { CoreModule, SERVICE_CONFIG } from './core.module';
+import { WorkerHealth } from './observability/worker-health';
 import { AwsClients, WorkerProviderRegistry, awsProviders } from './providers.factory';
 
 export const settingsFrom = (config: WorkerConfig): LifecycleSettings => ({
@@ -127,6 +128,8 @@ export class TimerLeadership implements OnApplicationBootstrap, OnApplicationShu
 export interface WorkerModuleOptions {
   /** Fire the kind's timers under a lease (default). The error handler fires its own while it leads. */
   timerLeadership?: boolean;
+  /** Open METRICS_PORT with the app (default). The error handler opens it for standbys too, outside the app. */
+  healthServer?: boolean;
 }
 
 /** Wiring shared by the launcher, the terminator and the error handler. */
@@ -161,6 +164,7 @@ export class WorkerModule {
             new TimerDuty(KIND_OF[service], scheduler, bus, clock, service === 'launcher' ? { registry: providers, settings } : undefined),
         },
         ...((options.timerLeadership ?? true) ? [TimerLeadership] : []),
+        ...((options.healthServer ?? true) ? [WorkerHealth] : []),
       ],
       exports: [Interpreter, ProviderRegistry, TimerDuty, LifecycleSettings],
     };

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import {
   DomainError,
   SimDeploymentCommand,
@@ -17,6 +18,7 @@ import {
   type RecordedEvent,
   type StreamRevision,
 } from '@simdeploy/event-store';
+import { currentContext, formatTraceparent, lifecycleMetrics, withContext } from '@simdeploy/telemetry';
 
 export interface HandledCommand {
   /** State before the command, as it was decided on. */
@@ -56,6 +58,12 @@ const toDomainEvent = (recorded: RecordedEvent): SimDeploymentEvent | null => {
   return isSimDeploymentEvent(event) ? event : null;
 };
 
+/** The event records the trace of the work that appended it: an audit can follow a request across services. */
+function withTrace(metadata: EventMetadata): EventMetadata {
+  const trace = currentContext().trace;
+  return trace && metadata['traceparent'] === undefined ? { ...metadata, traceparent: formatTraceparent(trace) } : metadata;
+}
+
 /**
  * Read, fold, decide, append with the expected revision; on a conflict re-read and
  * re-decide, a bounded number of times. The one place that loop is written.
@@ -64,6 +72,7 @@ export class DeploymentCommandHandler {
   private readonly maxAttempts: number;
   private readonly cacheSize: number;
   private readonly cache = new Map<string, LoadedDeployment>();
+  private readonly logger = new Logger(DeploymentCommandHandler.name);
 
   constructor(
     private readonly store: EventStore,
@@ -144,12 +153,16 @@ export class DeploymentCommandHandler {
     decision: SimDeploymentEvent[],
     metadata: EventMetadata,
   ): Promise<HandledCommand> {
+    const traced = withTrace(metadata);
     const appended = await this.store.append(
       deploymentId,
-      decision.map((e) => ({ type: e.type, data: e.data, metadata })),
+      decision.map((e) => ({ type: e.type, data: e.data, metadata: traced })),
       revision ?? NO_STREAM,
     );
     const next = decision.reduce(evolve, state);
+    for (const event of decision) lifecycleMetrics.eventsAppended.inc({ type: event.type });
+    // One line per change of a deployment, in every service: with the trace id, a launch reads across all four.
+    withContext({ deploymentId }, () => this.logger.log(`appended ${decision.map((e) => e.type).join(', ')} at revision ${appended.nextRevision}: ${next?.status ?? 'none'}${next?.errorStatus ? ` (${next.errorStatus})` : ''}`));
     this.remember(deploymentId, { state: next, revision: appended.nextRevision });
     return { before: state, events: decision, state: next, revision: appended.nextRevision, position: appended.position };
   }

@@ -10,10 +10,13 @@ import {
   type Actor,
   type CommandIntent,
   type SimDeployment,
+  type SimDeploymentEvent,
+  type SimDeploymentState,
   type WorkOwner,
 } from '@simdeploy/domain';
 import type { EventMetadata } from '@simdeploy/event-store';
 import { CommandScheduler, type CommandOutcome, type TimerWatch } from '@simdeploy/messaging';
+import { currentContext, formatTraceparent, lifecycleMetrics } from '@simdeploy/telemetry';
 import { DeploymentCommandHandler, type LoadedDeployment } from './command-handler';
 import { Dispatcher, KIND_OF } from './dispatcher';
 import { machinesOf, observe } from './provider-calls';
@@ -78,6 +81,7 @@ export class Interpreter {
         continue;
       }
       loaded = { state: result.state, revision: result.revision };
+      observeLifecycle(result.state, result.events);
       if (result.events.length > 0 && workOwner(result.state) !== this.owner) {
         await this.dispatcher.dispatch(result.state, result.revision, { reason: 'step', before: result.before, ...(correlationId ? { correlationId } : {}) });
       }
@@ -111,12 +115,16 @@ export class Interpreter {
 
   private async schedule(state: SimDeployment, loaded: LoadedDeployment, wait: Extract<Action, { type: 'wait' }>): Promise<void> {
     this.counters.waits += 1;
+    const { trace, correlationId } = currentContext();
     await this.scheduler.schedule({
       deploymentId: state.id,
       kind: KIND_OF[this.owner],
       revision: loaded.revision ?? '0',
       dueAt: wait.until,
       ...(wait.watch ? { watch: watchOf(state, wait.watch, wait.knownReason) } : {}),
+      // The command the timer fires continues this trace.
+      ...(trace ? { traceparent: formatTraceparent(trace) } : {}),
+      ...(correlationId ? { correlationId } : {}),
     });
   }
 
@@ -129,6 +137,24 @@ export class Interpreter {
     return this.clock.now().getTime();
   }
 }
+
+/**
+ * How long the launch or the termination took, from the events' own timestamps: the time
+ * the request was recorded to the time the deployment was recorded Running (or Terminated),
+ * whichever replicas, restarts and waits lay between.
+ */
+function observeLifecycle(state: SimDeploymentState, events: readonly SimDeploymentEvent[]): void {
+  if (state === null) return;
+  for (const event of events) {
+    if (event.type === 'SimulationRunning') {
+      lifecycleMetrics.launchDuration.observe({ provider: state.provider }, secondsBetween(state.requestedAt, event.data.at));
+    } else if (event.type === 'SimulationTerminated' && state.stop) {
+      lifecycleMetrics.terminationDuration.observe({ provider: state.provider }, secondsBetween(state.stop.at, event.data.at));
+    }
+  }
+}
+
+const secondsBetween = (from: string, to: string): number => Math.max(0, (Date.parse(to) - Date.parse(from)) / 1000);
 
 /** What a readiness watcher needs to check the wait in batch, without reading the deployment. */
 export interface ReadinessWatch extends TimerWatch {

@@ -1,5 +1,6 @@
 import type { LogArchive } from '@simdeploy/cloud';
 import type { Observation, ProviderCall, SimDeployment } from '@simdeploy/domain';
+import { inSpan } from '@simdeploy/telemetry';
 import type { Providers } from './providers';
 import { StepFailedError, callProvider } from './retry';
 import type { RetrySettings } from './settings';
@@ -81,7 +82,9 @@ export async function observe(
   retry: RetrySettings,
 ): Promise<Observation> {
   try {
-    const value = await callProvider(call.operation, (signal) => invoke(providers, archive, state, call, signal), retry);
+    const value = await inSpan(`provider ${call.operation}`, { kind: 'client', attributes: { 'simdeploy.provider': state.provider } }, () =>
+      callProvider(call.operation, (signal) => invoke(providers, archive, state, call, signal), retry, state.provider),
+    );
     return { call, outcome: { ok: true, value } } as Observation;
   } catch (error) {
     if (!(error instanceof StepFailedError)) throw error;

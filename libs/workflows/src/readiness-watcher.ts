@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { ReadinessByDeployment, ReadinessCheck } from '@simdeploy/cloud';
 import type { Timer, TimerWheel } from '@simdeploy/messaging';
 import type { ReadinessWatch } from './interpreter';
+import { timerMetrics } from '@simdeploy/telemetry';
 import { ProviderRegistry } from './providers';
 
 const WATCHED = ['nodes', 'workload', 'health'];
@@ -133,11 +134,20 @@ export class ReadinessWatcher {
   private schedule(): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
+      const stopTimer = timerMetrics.readinessRoundDuration.startTimer();
       this.running = this.checkOnce()
         .then(
-          () => undefined,
-          (error: unknown) => this.logger.warn(`readiness round failed: ${String(error)}`),
+          (round) => {
+            timerMetrics.readinessRounds.inc({ outcome: 'ok' });
+            timerMetrics.readinessChecked.inc(round.checked);
+            timerMetrics.readinessWoken.inc(round.woken.length);
+          },
+          (error: unknown) => {
+            timerMetrics.readinessRounds.inc({ outcome: 'error' });
+            this.logger.warn(`readiness round failed: ${String(error)}`);
+          },
         )
+        .finally(stopTimer)
         .finally(() => this.schedule());
     }, this.intervalMs);
   }

@@ -1,5 +1,6 @@
 import { ProviderError } from '@simdeploy/cloud';
 import type { CallFailure } from '@simdeploy/domain';
+import { providerMetrics } from '@simdeploy/telemetry';
 import { ExponentialBackoff, TaskCancelledError, TimeoutStrategy, fullJitterGenerator, handleWhen, retry, timeout, wrap } from 'cockatiel';
 import type { RetrySettings } from './settings';
 
@@ -37,8 +38,14 @@ function asProviderError(error: unknown, step: string, timeoutMs: number): Provi
  * full jitter, `maxAttempts` tries in all; a permanent error fails at once. Throws
  * StepFailedError with the attempt count.
  */
-export async function callProvider<T>(step: string, call: (signal: AbortSignal) => Promise<T>, settings: RetrySettings): Promise<T> {
+export async function callProvider<T>(
+  step: string,
+  call: (signal: AbortSignal) => Promise<T>,
+  settings: RetrySettings,
+  provider = 'unknown',
+): Promise<T> {
   let attempts = 0;
+  const labels = { provider, operation: step };
   const transient = (error: unknown) => asProviderError(error, step, settings.callTimeoutMs).transient;
   const policy = wrap(
     retry(handleWhen(transient), {
@@ -48,9 +55,19 @@ export async function callProvider<T>(step: string, call: (signal: AbortSignal) 
     timeout(settings.callTimeoutMs, TimeoutStrategy.Aggressive),
   );
   try {
-    return await policy.execute(({ signal }) => {
+    return await policy.execute(async ({ signal }) => {
       attempts += 1;
-      return call(signal);
+      providerMetrics.calls.inc(labels);
+      const stopTimer = providerMetrics.duration.startTimer(labels);
+      try {
+        return await call(signal);
+      } catch (error) {
+        const failure = asProviderError(error, step, settings.callTimeoutMs);
+        providerMetrics.errors.inc({ ...labels, code: failure.code, transient: String(failure.transient) });
+        throw error;
+      } finally {
+        stopTimer();
+      }
     });
   } catch (error) {
     throw new StepFailedError(step, asProviderError(error, step, settings.callTimeoutMs), attempts);

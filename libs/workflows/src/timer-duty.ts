@@ -1,4 +1,5 @@
 import { CommandBus, JetStreamCommandScheduler, timerMessageId, type ActiveTimers, type CommandKind, type Timer } from '@simdeploy/messaging';
+import { parseTraceparent, timerMetrics, timersWaitingGauge, withContext } from '@simdeploy/telemetry';
 import { ProviderRegistry } from './providers';
 import { ReadinessWatcher } from './readiness-watcher';
 import { Clock, LifecycleSettings } from './settings';
@@ -10,6 +11,7 @@ import { Clock, LifecycleSettings } from './settings';
 export class TimerDuty {
   private active?: ActiveTimers;
   private watcher?: ReadinessWatcher;
+  private unregisterGauge?: () => void;
 
   constructor(
     private readonly kind: CommandKind,
@@ -29,7 +31,9 @@ export class TimerDuty {
 
   start(): void {
     if (this.active) return;
-    this.active = this.scheduler.run(this.kind, (timer) => this.fire(timer));
+    const active = this.scheduler.run(this.kind, (timer) => this.fire(timer));
+    this.active = active;
+    this.unregisterGauge = timersWaitingGauge.add(() => [{ labels: { kind: this.kind }, value: active.wheel.size }]);
     if (this.watch) {
       const { registry, settings } = this.watch;
       this.watcher = new ReadinessWatcher(registry, this.active.wheel, settings.pollIntervalMs, settings.retry.callTimeoutMs, settings.healthPollMs);
@@ -38,16 +42,23 @@ export class TimerDuty {
   }
 
   async stop(): Promise<void> {
+    this.unregisterGauge?.();
+    this.unregisterGauge = undefined;
     await this.watcher?.stop();
     await this.active?.stop();
     this.watcher = undefined;
     this.active = undefined;
   }
 
-  private fire(timer: Timer): Promise<void> {
-    return this.bus.send(
-      { deploymentId: timer.deploymentId, kind: timer.kind, issuedAt: this.clock.now().toISOString(), reason: 'timer' },
-      { messageId: timerMessageId(timer) },
+  /** Sends the timer's command in the trace of the work that decided to wait. */
+  private async fire(timer: Timer): Promise<void> {
+    const { deploymentId, kind, correlationId } = timer;
+    await withContext({ deploymentId, commandKind: kind, correlationId, trace: parseTraceparent(timer.traceparent) ?? undefined }, () =>
+      this.bus.send(
+        { deploymentId, kind, issuedAt: this.clock.now().toISOString(), reason: 'timer', ...(correlationId ? { correlationId } : {}) },
+        { messageId: timerMessageId(timer) },
+      ),
     );
+    timerMetrics.fired.inc({ kind });
   }
 }

@@ -55,7 +55,7 @@ export class ErrorHandlerModule {
     return {
       module: ErrorHandlerModule,
       // Only the leader runs this module: its timers need no lease of their own.
-      imports: [WorkerModule.forRoot(config, 'error-handler', registry, { timerLeadership: false })],
+      imports: [WorkerModule.forRoot(config, 'error-handler', registry, { timerLeadership: false, healthServer: false })],
       controllers: [FailureController],
       providers: [
         { provide: DeploymentsReadModel, inject: [EventStore], useFactory: (store: EventStore) => new DeploymentsReadModel(store) },

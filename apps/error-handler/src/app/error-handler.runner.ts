@@ -2,7 +2,9 @@ import { INestMicroservice, Logger, LoggerService, LogLevel } from '@nestjs/comm
 import { NestFactory } from '@nestjs/core';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ProviderRegistry } from '@simdeploy/workflows';
-import { LeaderLease, commandMicroserviceOptions } from '@simdeploy/messaging';
+import { EventStore } from '@simdeploy/event-store';
+import { LeaderLease, NATS_CONNECTION, commandMicroserviceOptions } from '@simdeploy/messaging';
+import { HealthServer, natsAndStoreReadiness, type Readiness } from '@simdeploy/service-kit';
 import { ErrorHandlerConfig } from './error-handler.config';
 import { ErrorHandlerModule } from './error-handler.module';
 
@@ -29,6 +31,7 @@ export interface ErrorHandlerRunnerOptions {
 export class ErrorHandlerRunner {
   private readonly logger = new Logger(ErrorHandlerRunner.name);
   private app?: INestMicroservice;
+  private health?: HealthServer;
 
   private constructor(
     private readonly config: ErrorHandlerConfig,
@@ -46,8 +49,25 @@ export class ErrorHandlerRunner {
       holder: options.holder,
     });
     const runner = new ErrorHandlerRunner(config, lease, nc, options);
+    // Standbys answer too: a standby is ready when it can take the lease over.
+    if (config.METRICS_PORT > 0) {
+      runner.health = await HealthServer.start({ port: config.METRICS_PORT, host: config.METRICS_HOST, readiness: () => runner.readiness() });
+    }
     lease.start({ acquired: () => runner.activate(), lost: () => runner.deactivate() });
     return runner;
+  }
+
+  /** The port /metrics and /health answer on, when METRICS_PORT is set. */
+  get healthPort(): number | undefined {
+    return this.health?.port;
+  }
+
+  private async readiness(): Promise<Readiness> {
+    const lease = this.leaseConnection.isClosed() ? false : await this.leaseConnection.flush().then(() => true, () => false);
+    const app = this.app;
+    if (!app) return { ready: lease, checks: { lease, role: 'standby' } };
+    const active = await natsAndStoreReadiness(app.get(NATS_CONNECTION), app.get(EventStore));
+    return { ready: lease && active.ready, checks: { lease, role: 'active', ...active.checks } };
   }
 
   /** The running microservice while this replica leads. */
@@ -59,6 +79,7 @@ export class ErrorHandlerRunner {
     // Stopping the lease steps down first, which closes the microservice (deactivate).
     await this.lease.stop();
     if (!this.leaseConnection.isClosed()) await this.leaseConnection.drain();
+    await this.health?.close();
   }
 
   private async activate(): Promise<void> {

@@ -3,10 +3,12 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { GatewayConfig } from '@simdeploy/config';
 import { GatewayModule } from './gateway.module';
+import { instrumentHttp } from './observability/http-instrumentation';
 
 /** The gateway as an application, ready to listen: shared by main.ts and the tests. */
 export async function createGatewayApp(config: GatewayConfig, options: { logger?: false } = {}): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: config.BODY_LIMIT_BYTES });
+  instrumentHttp(adapter.getInstance());
   const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config), adapter, {
     ...(options.logger === false ? { logger: false } : {}),
   });

@@ -8,6 +8,8 @@ import { AdminController } from './controllers/admin.controller';
 import { HealthController } from './controllers/health.controller';
 import { SimulationsController } from './controllers/simulations.controller';
 import { ErrorFilter } from './http/error.filter';
+import { DeploymentsGauge } from './observability/deployments-gauge';
+import { MetricsController } from './observability/metrics.controller';
 import { AdminService } from './services/admin.service';
 import { SimulationsService } from './services/simulations.service';
 
@@ -17,8 +19,9 @@ export class GatewayModule {
     return {
       module: GatewayModule,
       imports: [CoreModule.forRoot(config, 'gateway')],
-      controllers: [SimulationsController, AdminController, HealthController],
+      controllers: [SimulationsController, AdminController, HealthController, MetricsController],
       providers: [
+        DeploymentsGauge,
         TokenVerifier,
         SimulationsService,
         AdminService,

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { SimDeployment } from '@simdeploy/domain';
 import { CommandBus, CommandScheduler, type CommandKind } from '@simdeploy/messaging';
+import { recoveryMetrics } from '@simdeploy/telemetry';
 import { DeploymentCommandHandler } from '../command-handler';
 import { Dispatcher, dueCommand } from '../dispatcher';
 import { Clock } from '../settings';
@@ -51,12 +52,26 @@ export class Reconciler implements PeriodicJob {
   }
 
   async runOnce(): Promise<ReconcileReport> {
+    try {
+      const report = await this.pass();
+      recoveryMetrics.reconcilerRuns.inc({ outcome: 'ok' });
+      return report;
+    } catch (error) {
+      recoveryMetrics.reconcilerRuns.inc({ outcome: 'error' });
+      throw error;
+    }
+  }
+
+  private async pass(): Promise<ReconcileReport> {
     const items = await this.deployments();
     const resent: string[] = [];
     for (const seen of items) {
       if (this.dueAndStill(seen) === null) continue;
       const kind = await this.resendIfLost(seen.id);
-      if (kind) resent.push(`${seen.id}:${kind}`);
+      if (kind) {
+        resent.push(`${seen.id}:${kind}`);
+        recoveryMetrics.reconcilerResent.inc({ kind });
+      }
     }
     if (resent.length > 0) this.logger.warn(`re-sent lost commands: ${resent.join(', ')}`);
     return { checked: items.length, resent };

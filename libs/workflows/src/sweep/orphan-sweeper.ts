@@ -12,6 +12,7 @@ import {
 } from '@simdeploy/domain';
 import type { ManagedInstance, ManagedWorkload } from '@simdeploy/cloud';
 import type { WorkerConfig } from '@simdeploy/config';
+import { recoveryMetrics } from '@simdeploy/telemetry';
 import { DeploymentCommandHandler } from '../command-handler';
 import { ProviderRegistry, type Providers } from '../providers';
 import { Clock, serviceActor } from '../settings';
@@ -102,6 +103,8 @@ export class OrphanSweeper {
           (report.errors.length > 0 ? `; errors: ${report.errors.map((e) => `${e.provider} ${e.kind}: ${e.message}`).join('; ')}` : ''),
       );
     }
+    for (const finding of report.findings) recoveryMetrics.sweepFindings.inc({ provider: finding.provider, kind: finding.kind, action: finding.action });
+    for (const error of report.errors) recoveryMetrics.sweepErrors.inc({ provider: error.provider, kind: error.kind });
     return report;
   }
 

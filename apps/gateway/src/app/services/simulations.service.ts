@@ -13,6 +13,7 @@ import {
 import { EventStore, Position, RecordedEvent } from '@simdeploy/event-store';
 import { DeploymentView, DeploymentsReadModel, toView } from '@simdeploy/read-model';
 import { SERVICE_CONFIG } from '@simdeploy/service-kit';
+import { withContext } from '@simdeploy/telemetry';
 import { Clock, DeploymentCommandHandler, Dispatcher } from '@simdeploy/workflows';
 import { createHash, randomUUID } from 'node:crypto';
 import { Principal } from '../auth/principal';
@@ -154,14 +155,17 @@ export class SimulationsService implements OnModuleInit, OnModuleDestroy {
   ): Promise<SimDeployment> {
     const by = { subject: principal.subject, roles: principal.roles };
     const correlationId = randomUUID();
-    const result = await this.handler.handle(id, command(type, data as never, { now: this.clock.now().toISOString(), by }), { correlationId });
-    if (result instanceof DomainError) throw result;
-    if (result.state === null) throw new ValidationError(`${type} left no deployment`);
-    if (result.position) this.lastWrite = result.position;
-    if (result.events.length > 0 || options.dispatchAlways) {
-      await this.dispatcher.dispatch(result.state, result.revision, { reason: 'api', correlationId, before: result.before });
-    }
-    return result.state;
+    // Everything logged meanwhile names the deployment and the request.
+    return withContext({ deploymentId: id, correlationId }, async () => {
+      const result = await this.handler.handle(id, command(type, data as never, { now: this.clock.now().toISOString(), by }), { correlationId });
+      if (result instanceof DomainError) throw result;
+      if (result.state === null) throw new ValidationError(`${type} left no deployment`);
+      if (result.position) this.lastWrite = result.position;
+      if (result.events.length > 0 || options.dispatchAlways) {
+        await this.dispatcher.dispatch(result.state, result.revision, { reason: 'api', correlationId, before: result.before });
+      }
+      return result.state;
+    });
   }
 
   get projection(): DeploymentsReadModel {

@@ -1,0 +1,4 @@
+export * from './trace-context';
+export * from './context';
+export * from './tracing';
+export * from './metrics';

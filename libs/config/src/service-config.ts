@@ -50,6 +50,36 @@ export class CommonConfig {
   @IsIn(['local', 'aws', 'simulated'], { message: 'must be "local" (embedded default), "aws" or "simulated" (records only, for load tests)' })
   PROVIDER: 'local' | 'aws' | 'simulated' = 'local';
 
+  /**
+   * Simulations an owner (or team, see TEAM_CLAIM) may have active at once; launches beyond wait
+   * in line, first come first served. Unset: no limit (an admin may still set one per owner).
+   */
+  @IsOptional()
+  @IsInt({ message: 'must be a whole number of simulations' })
+  @Min(1)
+  QUOTA_MAX_ACTIVE?: number;
+
+  /** Launches an owner may have waiting in line; one more is Rejected with the reason. Unset: no limit. */
+  @IsOptional()
+  @IsInt({ message: 'must be a whole number of launches' })
+  @Min(0)
+  QUOTA_MAX_QUEUED?: number;
+
+  /**
+   * Machines at once per provider and instance type, comma-separated: `aws:g4dn.xlarge=20,aws:*=100`
+   * (`*` is every other type of the provider). Launches beyond wait in line for machines.
+   */
+  @IsOptional()
+  @Transform(({ value }) => parseCapacity(value))
+  @ValidateBy({
+    name: 'isCapacityLimits',
+    validator: {
+      validate: (value: unknown) => typeof value === 'object' && value !== null && !Array.isArray(value),
+      defaultMessage: () => 'must be comma-separated <provider>:<instance type or *>=<machines>, e.g. aws:g4dn.xlarge=20,aws:*=100',
+    },
+  })
+  CAPACITY_LIMITS?: Record<string, number>;
+
   /** Where the pods' logs are archived before a workload is deleted, so they stay readable after the end. */
   @IsString()
   @IsNotEmpty()
@@ -99,6 +129,16 @@ export class WorkerConfig extends CommonConfig {
   @IsInt({ message: 'must be a whole number of milliseconds' })
   @Min(10)
   READINESS_POLL_MS: number = 1000;
+
+  /** A launch waiting in an admission line is looked at on its own at least this often (it is woken when admitted). */
+  @IsInt({ message: 'must be a whole number of seconds' })
+  @Min(1)
+  QUEUE_RECHECK_S: number = 300;
+
+  /** How soon a launch that met a provider's capacity or limit error tries again, until its node-ready deadline. */
+  @IsInt({ message: 'must be a whole number of seconds' })
+  @Min(1)
+  CAPACITY_RETRY_S: number = 15;
 
   /** How often running simulations are checked for pods that exited, all in one batched provider call. */
   @IsInt({ message: 'must be a whole number of milliseconds' })
@@ -480,6 +520,18 @@ function parseBoolean(value: unknown): unknown {
   if (value === undefined || typeof value === 'boolean') return value ?? false;
   const text = String(value).trim().toLowerCase();
   return text === 'true' || text === '1' ? true : text === 'false' || text === '0' ? false : value;
+}
+
+/** `aws:g4dn.xlarge=20,local:*=5` -> { 'aws:g4dn.xlarge': 20, 'local:*': 5 }; anything malformed stays a string (and fails validation). */
+function parseCapacity(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const limits: Record<string, number> = {};
+  for (const entry of value.split(',').map((e) => e.trim()).filter(Boolean)) {
+    const match = /^([a-z0-9-]+:(\*|[a-z0-9-]+\.[a-z0-9-]+))=(\d+)$/.exec(entry);
+    if (!match) return value;
+    limits[match[1] as string] = Number(match[3]);
+  }
+  return limits;
 }
 
 function parseJson(value: unknown): unknown {

@@ -6,3 +6,4 @@ export * from './simulation/state';
 export * from './simulation/plan';
 export * from './simulation/decide';
 export * from './simulation/process';
+export * from './admission/admission';

@@ -3,7 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { CommonConfig } from '@simdeploy/config';
 import { EsdbEventStore, EventStore, JetStreamEventStore } from '@simdeploy/event-store';
 import { CommandBus, CommandScheduler, JetStreamCommandScheduler, MessagingModule, NATS_CONNECTION } from '@simdeploy/messaging';
-import { Clock, DeploymentCommandHandler, Dispatcher, SystemClock } from '@simdeploy/workflows';
+import { AdmissionLedgers, Clock, DeploymentCommandHandler, Dispatcher, SystemClock, admissionSettingsFrom } from '@simdeploy/workflows';
 
 /** The configuration a service was started with, injectable by this token. */
 export const SERVICE_CONFIG = Symbol('SERVICE_CONFIG');
@@ -44,8 +44,14 @@ export class CoreModule implements OnApplicationShutdown {
           inject: [CommandBus, CommandScheduler, Clock],
           useFactory: (bus: CommandBus, scheduler: CommandScheduler, clock: Clock) => new Dispatcher(bus, scheduler, clock),
         },
+        {
+          provide: AdmissionLedgers,
+          inject: [EventStore, Clock, Dispatcher],
+          useFactory: (store: EventStore, clock: Clock, dispatcher: Dispatcher) =>
+            new AdmissionLedgers(store, admissionSettingsFrom(config), clock, (ids, ledger, revision) => dispatcher.wakeAdmitted(ids, ledger, revision)),
+        },
       ],
-      exports: [SERVICE_CONFIG, EventStore, DeploymentCommandHandler, Clock, Dispatcher, CommandScheduler],
+      exports: [SERVICE_CONFIG, EventStore, DeploymentCommandHandler, Clock, Dispatcher, CommandScheduler, AdmissionLedgers],
     };
   }
 

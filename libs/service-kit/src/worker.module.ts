@@ -5,6 +5,7 @@ import { WorkerConfig, awsEnabled, simulatedEnabled } from '@simdeploy/config';
 import type { WorkOwner } from '@simdeploy/domain';
 import { CommandBus, CommandScheduler, JetStreamCommandScheduler, LeaderLease, NATS_CONNECTION } from '@simdeploy/messaging';
 import {
+  AdmissionLedgers,
   Clock,
   DeploymentCommandHandler,
   Dispatcher,
@@ -26,6 +27,8 @@ export const settingsFrom = (config: WorkerConfig): LifecycleSettings => ({
   pollIntervalMs: config.READINESS_POLL_MS,
   healthPollMs: config.HEALTH_POLL_MS,
   healthRecheckMs: config.HEALTH_RECHECK_S * 1000,
+  queueRecheckMs: config.QUEUE_RECHECK_S * 1000,
+  capacityRetryMs: config.CAPACITY_RETRY_S * 1000,
   retry: {
     maxAttempts: config.PROVIDER_MAX_ATTEMPTS,
     baseDelayMs: config.PROVIDER_RETRY_BASE_MS,
@@ -153,9 +156,15 @@ export class WorkerModule {
         { provide: WORKER_OWNER, useValue: service },
         {
           provide: Interpreter,
-          inject: [DeploymentCommandHandler, ProviderRegistry, Clock, Dispatcher, CommandScheduler],
-          useFactory: (handler: DeploymentCommandHandler, providers: ProviderRegistry, clock: Clock, dispatcher: Dispatcher, scheduler: CommandScheduler) =>
-            new Interpreter(service, handler, providers, settings, clock, dispatcher, scheduler),
+          inject: [DeploymentCommandHandler, ProviderRegistry, Clock, Dispatcher, CommandScheduler, AdmissionLedgers],
+          useFactory: (
+            handler: DeploymentCommandHandler,
+            providers: ProviderRegistry,
+            clock: Clock,
+            dispatcher: Dispatcher,
+            scheduler: CommandScheduler,
+            ledgers: AdmissionLedgers,
+          ) => new Interpreter(service, handler, providers, settings, clock, dispatcher, scheduler, ledgers),
         },
         {
           provide: TimerDuty,

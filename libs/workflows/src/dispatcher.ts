@@ -42,6 +42,19 @@ export class Dispatcher {
     private readonly clock: Clock,
   ) {}
 
+  /** Wakes launches an admission ledger just let in: each gets its launch command, once per ledger revision. */
+  async wakeAdmitted(deploymentIds: readonly string[], ledger: string, revision: string): Promise<void> {
+    const issuedAt = this.clock.now().toISOString();
+    await Promise.all(
+      deploymentIds.map((deploymentId) =>
+        this.bus.send(
+          { deploymentId, kind: CommandKind.Launch, issuedAt, reason: 'admitted' },
+          { messageId: `${deploymentId}:${CommandKind.Launch}:admitted:${ledger}:${revision}` },
+        ),
+      ),
+    );
+  }
+
   /** Sends the command the state calls for, if any; answers its kind. */
   async dispatch(state: SimDeploymentState, revision: string | null, options: DispatchOptions): Promise<CommandKind | null> {
     if (state === null || revision === null) return null;

@@ -10,3 +10,4 @@ export * from './sweep';
 export * from './recovery/periodic-jobs';
 export * from './recovery/reconciler';
 export * from './timer-duty';
+export * from './admission-ledgers';

@@ -17,6 +17,7 @@ import {
 import type { EventMetadata } from '@simdeploy/event-store';
 import { CommandScheduler, type CommandOutcome, type TimerWatch } from '@simdeploy/messaging';
 import { currentContext, formatTraceparent, lifecycleMetrics } from '@simdeploy/telemetry';
+import type { AdmissionLedgers } from './admission-ledgers';
 import { DeploymentCommandHandler, type LoadedDeployment } from './command-handler';
 import { Dispatcher, KIND_OF } from './dispatcher';
 import { machinesOf, observe } from './provider-calls';
@@ -57,6 +58,7 @@ export class Interpreter {
     private readonly clock: Clock,
     private readonly dispatcher: Dispatcher,
     private readonly scheduler: CommandScheduler,
+    private readonly ledgers?: AdmissionLedgers,
     private readonly actor: Actor = serviceActor(owner),
   ) {
     this.logger = new Logger(`Interpreter(${owner})`);
@@ -95,7 +97,13 @@ export class Interpreter {
     let action = next(state, { now: this.now() });
     while (action.type === 'call') {
       this.counters.providerCalls += 1;
-      const observation = await observe(this.providers.get(state.provider), this.providers.archive, state, action.call, this.settings.retry);
+      const observation = await observe(
+        this.providers.get(state.provider),
+        { archive: this.providers.archive, ...(this.ledgers ? { ledgers: this.ledgers } : {}) },
+        state,
+        action.call,
+        this.settings.retry,
+      );
       action = react(state, observation, { now: this.now(), settings: this.settings });
     }
     return action;

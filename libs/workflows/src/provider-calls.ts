@@ -1,4 +1,5 @@
 import type { LogArchive } from '@simdeploy/cloud';
+import type { AdmissionLedgers } from './admission-ledgers';
 import type { Observation, ProviderCall, SimDeployment } from '@simdeploy/domain';
 import { inSpan } from '@simdeploy/telemetry';
 import type { Providers } from './providers';
@@ -22,11 +23,22 @@ async function archiveLogs({ pods }: Providers, archive: LogArchive, state: SimD
   return { location: locations[0] ?? '' };
 }
 
+/** What an operation may need besides the deployment's providers: the log archive, the admission ledgers. */
+export interface Operations {
+  archive: LogArchive;
+  /** Absent: no limits, every launch goes. */
+  ledgers?: AdmissionLedgers;
+}
+
 /** Runs one provider operation the process decider asked for, with what it needs from the state. */
-function invoke(providers: Providers, archive: LogArchive, state: SimDeployment, call: ProviderCall, signal: AbortSignal): Promise<unknown> {
+function invoke(providers: Providers, operations: Operations, state: SimDeployment, call: ProviderCall, signal: AbortSignal): Promise<unknown> {
   const { nodes, pods } = providers;
   const id = state.id;
   switch (call.operation) {
+    case 'admit':
+      return operations.ledgers ? operations.ledgers.admit(id, call.scope, call.capacity, call.weight) : Promise.resolve({ admitted: [] });
+    case 'release':
+      return operations.ledgers ? operations.ledgers.release(id, call.ledgers) : Promise.resolve();
     case 'launchNode':
       return nodes.launchNode(
         {
@@ -58,7 +70,7 @@ function invoke(providers: Providers, archive: LogArchive, state: SimDeployment,
     case 'checkWorkload':
       return pods.checkWorkload(id, state.pods, signal);
     case 'archiveLogs':
-      return archiveLogs(providers, archive, state, call.pods, signal);
+      return archiveLogs(providers, operations.archive, state, call.pods, signal);
     case 'deleteWorkload':
       return pods.deleteWorkload(id, signal);
     case 'deleteNodes':
@@ -76,14 +88,14 @@ function invoke(providers: Providers, archive: LogArchive, state: SimDeployment,
  */
 export async function observe(
   providers: Providers,
-  archive: LogArchive,
+  operations: Operations,
   state: SimDeployment,
   call: ProviderCall,
   retry: RetrySettings,
 ): Promise<Observation> {
   try {
     const value = await inSpan(`provider ${call.operation}`, { kind: 'client', attributes: { 'simdeploy.provider': state.provider } }, () =>
-      callProvider(call.operation, (signal) => invoke(providers, archive, state, call, signal), retry, state.provider),
+      callProvider(call.operation, (signal) => invoke(providers, operations, state, call, signal), retry, state.provider),
     );
     return { call, outcome: { ok: true, value } } as Observation;
   } catch (error) {

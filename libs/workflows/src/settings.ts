@@ -29,6 +29,8 @@ export abstract class LifecycleSettings implements ProcessSettings {
   abstract readonly healthRecheckMs: number;
   /** How often running simulations are checked, all together in one batched call. */
   abstract readonly healthPollMs: number;
+  abstract readonly queueRecheckMs: number;
+  abstract readonly capacityRetryMs: number;
   abstract readonly retry: RetrySettings;
 }
 

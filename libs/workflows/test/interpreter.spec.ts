@@ -5,6 +5,11 @@ import { InMemoryCommandBus, InMemoryCommandScheduler, timerMessageId } from '@s
 import { waitFor } from '@simdeploy/testing';
 import { randomUUID } from 'node:crypto';
 import {
+  AdmissionLedgers,
+  NO_LIMITS,
+  capacityLedger,
+  quotaLedger,
+  type AdmissionSettings,
   DeploymentCommandHandler,
   Dispatcher,
   Interpreter,
@@ -30,6 +35,8 @@ const SETTINGS: LifecycleSettings = {
   pollIntervalMs: 10,
   healthPollMs: 10,
   healthRecheckMs: 60_000,
+  queueRecheckMs: 60_000,
+  capacityRetryMs: 20,
   retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5, callTimeoutMs: 1_000 },
 };
 const OWNERS: WorkOwner[] = ['launcher', 'terminator', 'error-handler'];
@@ -53,16 +60,27 @@ class MemorySystem {
   readonly faults = new FaultInjector();
   readonly interpreters = new Map<WorkOwner, Interpreter>();
   readonly watcher: ReadinessWatcher;
+  readonly ledgers: AdmissionLedgers;
 
-  constructor(readonly cloud: MemoryCloud) {
+  constructor(
+    readonly cloud: MemoryCloud,
+    admission: AdmissionSettings = NO_LIMITS,
+    launchers = 1,
+  ) {
     const registry = new ProviderRegistry(
       { mem: { nodes: new FaultInjectingNodeProvider(cloud.nodes, this.faults), pods: new FaultInjectingPodRuntime(cloud.pods, this.faults) } },
       'mem',
     );
+    this.ledgers = new AdmissionLedgers(this.store, admission, this.clock, (ids, ledger, revision) => this.dispatcher.wakeAdmitted(ids, ledger, revision));
     for (const owner of OWNERS) {
-      const interpreter = new Interpreter(owner, new DeploymentCommandHandler(this.store), registry, SETTINGS, this.clock, this.dispatcher, this.scheduler);
-      this.interpreters.set(owner, interpreter);
-      this.bus.handle(KIND_OF[owner], (message) => interpreter.run(message.deploymentId));
+      // Several launcher replicas, each with its own state cache and its own ledgers' cache, race as separate processes would.
+      const replicas = Array.from({ length: owner === 'launcher' ? launchers : 1 }, () => {
+        const ledgers = new AdmissionLedgers(this.store, admission, this.clock, (ids, ledger, revision) => this.dispatcher.wakeAdmitted(ids, ledger, revision));
+        return new Interpreter(owner, new DeploymentCommandHandler(this.store), registry, SETTINGS, this.clock, this.dispatcher, this.scheduler, ledgers);
+      });
+      this.interpreters.set(owner, replicas[0] as Interpreter);
+      let turn = 0;
+      this.bus.handle(KIND_OF[owner], (message) => (replicas[turn++ % replicas.length] as Interpreter).run(message.deploymentId));
     }
     this.watcher = new ReadinessWatcher(registry, this.scheduler.wheelOf(KIND_OF.launcher), SETTINGS.pollIntervalMs, 1_000, SETTINGS.healthPollMs);
     this.watcher.start();
@@ -206,6 +224,82 @@ describe('the interpreter over in-memory store, bus, timers and cloud', () => {
     expect(final).toMatchObject({ errorStatus: null, stop: { reason: 'workload-failed' }, workloadFailure: { error: { code: 'PodExited' }, logs: ['segmentation fault'] } });
     expect((await sys.types(id)).slice(RUNNING.length)).toEqual(['WorkloadFailed', 'StopRequested', ...CLEANUP]);
     expect(sys.cloud.held(id)).toEqual({ instances: [], workload: false });
+  });
+
+  it('an owner at the limit: five more launches queue and start one by one as earlier ones stop, in order', async () => {
+    sys = new MemorySystem(new MemoryCloud(), { quota: { maxActive: 2, maxQueued: 10 }, capacity: {} });
+    const running = [await sys.launch(), await sys.launch()];
+    for (const id of running) await sys.until(id, (s) => s.status === 'Running', 'running');
+    const waiting: string[] = [];
+    for (let i = 0; i < 5; i++) waiting.push(await sys.launch());
+    for (const id of waiting) await sys.until(id, (s) => s.admission?.state === 'queued', 'queued');
+    expect(await sys.ledgers.standing(quotaLedger('alice'), waiting[4] as string)).toEqual({ queued: true, place: 5 });
+    expect(sys.cloud.instances.size).toBe(4);
+
+    const started: string[] = [];
+    const stopping = [...running];
+    while (started.length < waiting.length) {
+      await sys.stop(stopping.shift() as string);
+      const next = waiting[started.length] as string;
+      await sys.until(next, (s) => s.status === 'Running', 'its turn came');
+      started.push(next);
+      stopping.push(next);
+      // Only the head of the line moved.
+      for (const later of waiting.slice(started.length)) expect((await sys.gateway.load(later)).state?.status).toBe('Pending');
+    }
+    expect(started).toEqual(waiting);
+    for (const id of stopping) await sys.stop(id);
+    for (const id of [...running, ...waiting]) await sys.until(id, (s) => terminated(s) && s.admission?.released === true, 'released');
+  });
+
+  it('a stop of a queued launch ends it without provisioning anything, and frees no place', async () => {
+    sys = new MemorySystem(new MemoryCloud(), { quota: { maxActive: 1, maxQueued: 10 }, capacity: {} });
+    const first = await sys.launch();
+    await sys.until(first, (s) => s.status === 'Running', 'running');
+    const [queued, behind] = [await sys.launch(), await sys.launch()];
+    await sys.until(behind as string, (s) => s.admission?.state === 'queued', 'queued');
+    await sys.stop(queued as string);
+    const final = await sys.until(queued as string, (s) => terminated(s) && s.admission?.released === true, 'ended and released');
+    expect(final.nodes.every((n) => !n.instanceId)).toBe(true);
+    expect(sys.cloud.count('launchNode', queued)).toBe(0);
+    // The one behind it is now first in line, still waiting for the running one.
+    expect(await sys.ledgers.standing(quotaLedger('alice'), behind as string)).toEqual({ queued: true, place: 1 });
+    expect((await sys.gateway.load(behind as string)).state?.status).toBe('Pending');
+  });
+
+  it('a full line rejects the launch with the reason', async () => {
+    sys = new MemorySystem(new MemoryCloud(), { quota: { maxActive: 1, maxQueued: 1 }, capacity: {} });
+    await sys.until(await sys.launch(), (s) => s.status === 'Running', 'running');
+    await sys.until(await sys.launch(), (s) => s.admission?.state === 'queued', 'queued');
+    const rejected = await sys.until(await sys.launch(), (s) => s.status === 'Rejected', 'rejected');
+    expect(rejected.rejection?.reason).toMatch(/1 launches are already waiting/);
+  });
+
+  it('a capacity limit holds with three launcher replicas racing', async () => {
+    const cloud = new MemoryCloud({ bootMs: 30 });
+    sys = new MemorySystem(cloud, { quota: { maxActive: null, maxQueued: null }, capacity: { 'mem:g4dn.xlarge': 4 } }, 3);
+    let most = 0;
+    const sampler = setInterval(() => (most = Math.max(most, cloud.instances.size)), 2);
+    const ids = await Promise.all(Array.from({ length: 12 }, () => sys.launch()));
+    for (const id of ids) await sys.until(id, (s) => s.status === 'Running' || s.admission?.state === 'queued', 'running or queued');
+    expect((await sys.ledgers.view(capacityLedger('mem:g4dn.xlarge'))).used).toBe(4);
+    for (const id of ids) {
+      const { state } = await sys.gateway.load(id);
+      if (state?.status === 'Running') await sys.stop(id);
+    }
+    // Stopping frees machines for the next in line, until all 12 ran (stopped as soon as they run).
+    await waitFor(async () => {
+      let done = 0;
+      for (const id of ids) {
+        const { state } = await sys.gateway.load(id);
+        if (state?.status === 'Running') await sys.stop(id);
+        if (state && terminated(state)) done++;
+      }
+      return done === ids.length;
+    }, { timeoutMs: 10_000, description: 'all ran and ended' });
+    clearInterval(sampler);
+    // Each deployment needs 2 machines (simulator and robots): never more than 4 at once.
+    expect(most).toBeLessThanOrEqual(4);
   });
 
   it('a stop while waiting for machines drops the launcher\'s timer', async () => {

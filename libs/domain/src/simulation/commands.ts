@@ -16,7 +16,7 @@ export type Command<Type extends string, Data extends object> = Readonly<{
 
 export type RequestLaunch = Command<
   'RequestLaunch',
-  { deploymentId: string; owner: string; spec: SimulationSpec; provider: string }
+  { deploymentId: string; owner: string; team?: string; spec: SimulationSpec; provider: string }
 >;
 export type RejectLaunch = Command<'RejectLaunch', { reason: string }>;
 export type StartLaunchingNodes = Command<'StartLaunchingNodes', Record<string, never>>;
@@ -40,6 +40,9 @@ export type RecordInstancesTerminated = Command<'RecordInstancesTerminated', { i
 export type ReportWaiting = Command<'ReportWaiting', { stage: Status; step: string; code: string; message: string }>;
 export type RecordOrphanSwept = Command<'RecordOrphanSwept', Omit<OrphanSweptData, 'at'>>;
 export type RecordWorkloadFailure = Command<'RecordWorkloadFailure', { error: FailureDetail; logs?: readonly string[] }>;
+export type RecordAdmitted = Command<'RecordAdmitted', { ledgers: readonly string[] }>;
+export type RecordQueued = Command<'RecordQueued', { ledger: string }>;
+export type RecordAdmissionReleased = Command<'RecordAdmissionReleased', { ledgers: readonly string[] }>;
 export type RecordLogsArchived = Command<'RecordLogsArchived', { location: string | null; pods: readonly string[]; error?: string }>;
 
 export type SimDeploymentCommand =
@@ -63,7 +66,10 @@ export type SimDeploymentCommand =
   | ReportWaiting
   | RecordOrphanSwept
   | RecordWorkloadFailure
-  | RecordLogsArchived;
+  | RecordLogsArchived
+  | RecordAdmitted
+  | RecordQueued
+  | RecordAdmissionReleased;
 
 export type SimDeploymentCommandType = SimDeploymentCommand['type'];
 
@@ -82,6 +88,9 @@ export const FACT_COMMANDS: readonly SimDeploymentCommandType[] = [
   'RecordInstancesTerminated',
   'RecordOrphanSwept',
   'RecordLogsArchived',
+  'RecordAdmitted',
+  'RecordQueued',
+  'RecordAdmissionReleased',
 ];
 
 export const isFactCommand = (type: SimDeploymentCommandType): boolean => FACT_COMMANDS.includes(type);

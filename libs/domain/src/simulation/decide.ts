@@ -61,6 +61,9 @@ const acceptsLateFacts = (s: SimDeployment): boolean => isTerminating(s.status) 
 export const holdsLateResources = (s: SimDeployment): boolean =>
   s.status === Status.Terminated && (s.workloadHeld || unreleasedInstanceIds(s).length > 0);
 
+/** A share of the admission ledgers (or a place in line) not given back yet. */
+export const holdsAdmission = (s: SimDeployment): boolean => s.admission !== undefined && !s.admission.released;
+
 export function decide(cmd: SimDeploymentCommand, state: SimDeploymentState): Decision {
   const at = cmd.metadata.now;
 
@@ -193,6 +196,20 @@ export function decide(cmd: SimDeploymentCommand, state: SimDeploymentState): De
       return instanceIds.length === 0 ? [] : [{ type: 'InstancesTerminated', data: { at, instanceIds } }];
     }
 
+    case 'RecordAdmitted':
+      if (state.status !== Status.Pending || state.errorStatus !== null) return illegal(cmd, state, 'only a pending launch is admitted');
+      if (state.admission?.state === 'admitted') return [];
+      return [{ type: 'SimulationAdmitted', data: { at, ledgers: cmd.data.ledgers } }];
+
+    case 'RecordQueued':
+      if (state.status !== Status.Pending || state.errorStatus !== null) return [];
+      if (state.admission?.state === 'queued' && state.admission.ledgers.includes(cmd.data.ledger)) return [];
+      return [{ type: 'SimulationQueued', data: { at, ledger: cmd.data.ledger } }];
+
+    case 'RecordAdmissionReleased':
+      if (!holdsAdmission(state)) return [];
+      return [{ type: 'AdmissionReleased', data: { at, ledgers: cmd.data.ledgers } }];
+
     case 'RecordLogsArchived': {
       if (!state.workloadHeld || state.logs) return [];
       const { location, pods, error } = cmd.data;
@@ -234,7 +251,7 @@ export type WorkOwner = 'launcher' | 'terminator' | 'error-handler';
 export function workOwner(state: SimDeploymentState): WorkOwner | null {
   if (state === null || state.errorStatus === ErrorStatus.AdminReview) return null;
   if (isFinal(state.status)) {
-    if (!holdsLateResources(state)) return null;
+    if (!holdsLateResources(state) && !holdsAdmission(state)) return null;
     return state.errorStatus === null ? 'terminator' : 'error-handler';
   }
   if (state.errorStatus !== null) return 'error-handler';

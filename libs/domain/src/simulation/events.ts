@@ -102,7 +102,16 @@ export interface OrphanSweptData {
 
 export type SimulationRequested = Event<
   'SimulationRequested',
-  { deploymentId: string; owner: string; requestedAt: string; requestedBy: Actor; spec: SimulationSpec; provider: string }
+  {
+    deploymentId: string;
+    owner: string;
+    /** The owner's team, when teams are configured: its members see and stop it, and limits apply per team. */
+    team?: string;
+    requestedAt: string;
+    requestedBy: Actor;
+    spec: SimulationSpec;
+    provider: string;
+  }
 >;
 export type SimulationRejected = Event<'SimulationRejected', { at: string; reason: string }>;
 export type NodesLaunchStarted = Event<'NodesLaunchStarted', { at: string; nodes: readonly NodePlan[] }>;
@@ -144,6 +153,12 @@ export type WorkloadFailed = Event<'WorkloadFailed', { at: string; error: Failur
  * readable after the simulation ended; `location` is null when archiving failed (and says why).
  */
 export type LogsArchived = Event<'LogsArchived', { at: string; location: string | null; pods: readonly string[]; error?: string }>;
+/** Admission ledgers (an owner's limit, a provider's capacity) let the launch provision; `ledgers` names them. */
+export type SimulationAdmitted = Event<'SimulationAdmitted', { at: string; ledgers: readonly string[] }>;
+/** The launch waits in line in a ledger (its place is the ledger's to say) before it provisions anything. */
+export type SimulationQueued = Event<'SimulationQueued', { at: string; ledger: string }>;
+/** The launch gave its share of the ledgers back when it ended. */
+export type AdmissionReleased = Event<'AdmissionReleased', { at: string; ledgers: readonly string[] }>;
 /** The orphan sweep removed something this deployment (or, on the `sweep` stream, no deployment) held. */
 export type OrphanSwept = Event<'OrphanSwept', OrphanSweptData>;
 
@@ -170,6 +185,9 @@ export type SimDeploymentEvent =
   | WaitingReported
   | WorkloadFailed
   | LogsArchived
+  | SimulationAdmitted
+  | SimulationQueued
+  | AdmissionReleased
   | OrphanSwept;
 
 export type SimDeploymentEventType = SimDeploymentEvent['type'];
@@ -197,6 +215,9 @@ export const SIM_DEPLOYMENT_EVENT_TYPES: readonly SimDeploymentEventType[] = [
   'WaitingReported',
   'WorkloadFailed',
   'LogsArchived',
+  'SimulationAdmitted',
+  'SimulationQueued',
+  'AdmissionReleased',
   'OrphanSwept',
 ];
 

@@ -12,9 +12,10 @@ const deadline = (h: History, timeoutMs: number) => new Date(Date.parse(h.state.
 
 describe('what happens next for a deployment (the process decider)', () => {
   describe('launch: Pending -> LaunchingNodes -> LaunchingPods -> Running', () => {
-    it('a requested launch starts launching nodes', () => {
+    it('a requested launch asks the admission ledgers first; with no limit in the way it starts launching nodes', () => {
       const h = history().requested();
-      given(h.events).at(h.now).next().issues('StartLaunchingNodes', {});
+      given(h.events).at(h.now).next().calls('admit', { scope: 'alice', capacity: 'local:g4dn.xlarge', weight: 2 });
+      given(h.events).at(h.now).after({ operation: 'admit', scope: 'alice', capacity: 'local:g4dn.xlarge', weight: 2 }, ok({ admitted: [] })).issues('StartLaunchingNodes', {});
     });
 
     it('launches the first planned node without an instance, with its client token', () => {
@@ -34,14 +35,14 @@ describe('what happens next for a deployment (the process decider)', () => {
         .issues('RecordInstance', { role: 'simulator', index: 0, instanceId: 'i-1', nodeName: 'ip-10-0-0-1' });
     });
 
-    it('a launch that ran out of tries fails the step with the attempt count', () => {
+    it('a launch that fails for good fails the step with the attempt count', () => {
       const h = history().launchingNodes();
       const node = { ...(h.state.nodes[0] as (typeof h.state.nodes)[number]) };
-      const capacity = { code: 'InsufficientInstanceCapacity', message: 'no capacity', transient: true };
+      const unsupported = { code: 'Unsupported', message: 'g4dn.xlarge is not offered in any configured zone', transient: false };
       given(h.events)
         .at(h.now)
-        .after({ operation: 'launchNode', node }, failure(5, capacity))
-        .issues('RecordFailure', { source: 'worker', stage: 'LaunchingNodes', step: 'launchNode', error: capacity, attempt: 5 });
+        .after({ operation: 'launchNode', node }, failure(1, unsupported))
+        .issues('RecordFailure', { source: 'worker', stage: 'LaunchingNodes', step: 'launchNode', error: unsupported, attempt: 1 });
     });
 
     it('with every instance recorded, checks the machines, then that they joined', () => {
@@ -142,6 +143,65 @@ describe('what happens next for a deployment (the process decider)', () => {
         step: 'waitPodsReady',
         error: { code: 'PodReadyTimeout', message: 'not ready after 300 s (Unschedulable: 0/3 nodes are available)' },
       });
+    });
+  });
+
+  describe('admission: limits that queue instead of refusing', () => {
+    const ADMIT = { operation: 'admit', scope: 'alice', capacity: 'local:g4dn.xlarge', weight: 2 } as const;
+
+    it('an admitted launch records the ledgers that hold its share, then provisions', () => {
+      const h = history().requested();
+      given(h.events).at(h.now).after(ADMIT, ok({ admitted: ['quota:alice'] })).issues('RecordAdmitted', { ledgers: ['quota:alice'] });
+      const admitted = h.admitted();
+      given(admitted.events).at(admitted.now).next().issues('StartLaunchingNodes', {});
+    });
+
+    it('a launch over the limit waits in line without provisioning anything', () => {
+      const h = history().requested();
+      given(h.events).at(h.now).after(ADMIT, ok({ queued: 'quota:alice', place: 3 })).issues('RecordQueued', { ledger: 'quota:alice' });
+      const queued = h.queued();
+      expect(queued.state).toMatchObject({ status: 'Pending', admission: { state: 'queued', ledgers: ['quota:alice'] } });
+      // Asked again (woken, or its safety net came due): still in line, it waits.
+      given(queued.events).at(queued.now).next().calls('admit', ADMIT);
+      given(queued.events).at(queued.now).after(ADMIT, ok({ queued: 'quota:alice', place: 1 })).waitsUntil(queued.later(SPEC_SETTINGS.queueRecheckMs));
+      // Its turn: admitted, it goes.
+      given(queued.events).at(queued.now).after(ADMIT, ok({ admitted: ['quota:alice'] })).issues('RecordAdmitted', { ledgers: ['quota:alice'] });
+    });
+
+    it('a launch the ledgers refuse (a full line, more than the whole limit) ends Rejected with the reason', () => {
+      const h = history().requested();
+      const refused = given(h.events).at(h.now).after(ADMIT, ok({ refused: 'quota:alice: 5 launches are already waiting, the most allowed' }));
+      refused.issues('RejectLaunch', { reason: 'quota:alice: 5 launches are already waiting, the most allowed' });
+      const rejected = h.do('RejectLaunch', { reason: 'x' });
+      expect(rejected.state.status).toBe('Rejected');
+      given(rejected.events).at(rejected.now).next().doesNothing();
+    });
+
+    it('the ledgers being busy makes a launch wait and ask again, never fail', () => {
+      const h = history().requested();
+      given(h.events).at(h.now).after(ADMIT, failure(5, { code: 'ProviderInternalError', message: 'contention', transient: true })).waitsUntil(h.later(pollIntervalMs));
+    });
+
+    it('an ended launch gives its shares back, and a stopped one its place in line', () => {
+      const ended = history().admitted().do('StartLaunchingNodes', {}).stopped().do('StartDeletingPods', {}).do('StartDeletingNodes', {}).do('StartTerminatingInstances', {}).do('MarkTerminated', {});
+      given(ended.events).at(ended.now).next().calls('release', { ledgers: ['quota:alice'] });
+      given(ended.events).at(ended.now).after({ operation: 'release', ledgers: ['quota:alice'] }, ok(undefined)).issues('RecordAdmissionReleased', { ledgers: ['quota:alice'] });
+      const released = ended.do('RecordAdmissionReleased', { ledgers: ['quota:alice'] });
+      given(released.events).at(released.now).next().doesNothing();
+
+      const queuedThenStopped = history().queued().stopped();
+      given(queuedThenStopped.events).at(queuedThenStopped.now).next().issues('StartDeletingPods', {});
+      const gone = queuedThenStopped.do('StartDeletingPods', {}).do('StartDeletingNodes', {}).do('StartTerminatingInstances', {}).do('MarkTerminated', {});
+      given(gone.events).at(gone.now).next().calls('release', { ledgers: ['quota:alice'] });
+    });
+
+    it('a provider at capacity makes the launch wait and try again until its deadline, then fail', () => {
+      const h = history().launchingNodes();
+      const node = { ...(h.state.nodes[0] as (typeof h.state.nodes)[number]) };
+      const limit = { code: 'InstanceLimitExceeded', message: 'you have requested more instances than your limit', transient: true };
+      given(h.events).at(h.now).after({ operation: 'launchNode', node }, failure(5, limit)).waitsUntil(h.later(SPEC_SETTINGS.capacityRetryMs));
+      const late = given(h.events).at(deadline(h, nodeReadyTimeoutMs)).after({ operation: 'launchNode', node }, failure(5, limit));
+      expect(late.command).toMatchObject({ type: 'RecordFailure', data: { step: 'launchNode', error: limit, attempt: 5 } });
     });
   });
 

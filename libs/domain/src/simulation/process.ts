@@ -1,6 +1,7 @@
 import type { CommandIntent } from './commands';
 import type { FailureDetail, NodePlan } from './events';
-import { workOwner, type WorkOwner } from './decide';
+import { holdsAdmission, workOwner, type WorkOwner } from './decide';
+import { planNodes } from './plan';
 import { unreleasedInstanceIds, type SimDeployment, type SimDeploymentState } from './state';
 import { Status } from './status';
 
@@ -42,6 +43,10 @@ export interface ProcessSettings {
    * nothing (a safety net: the watch wakes it at once when a pod exits).
    */
   healthRecheckMs: number;
+  /** How long a launch waiting in an admission line goes unchecked at most (it is woken when admitted). */
+  queueRecheckMs: number;
+  /** How soon a launch that met a provider's capacity or limit error tries again (until its deadline). */
+  capacityRetryMs: number;
 }
 
 export interface ProcessContext {
@@ -52,6 +57,10 @@ export interface ProcessContext {
 
 /** The provider operations a step can call; what each needs comes from the state or is named here. */
 export type ProviderCall =
+  /** Ask the admission ledgers (the owner's or team's limit, the provider's capacity) to let the launch go. */
+  | { operation: 'admit'; scope: string; capacity: string; weight: number }
+  /** Give the launch's shares of the ledgers back. */
+  | { operation: 'release'; ledgers: string[] }
   | { operation: 'launchNode'; node: NodePlan }
   | { operation: 'checkNodes' }
   | { operation: 'checkNodesJoined' }
@@ -98,7 +107,15 @@ export type Observation =
   | { call: Extract<ProviderCall, { operation: 'checkNodes' | 'checkNodesJoined' | 'checkWorkload' }>; outcome: Outcome<Readiness> }
   | { call: Extract<ProviderCall, { operation: 'createWorkload' | 'terminateInstances' | 'terminateDeployment' }>; outcome: Outcome<unknown> }
   | { call: Extract<ProviderCall, { operation: 'deleteWorkload' | 'deleteNodes' }>; outcome: Outcome<Deletion> }
-  | { call: Extract<ProviderCall, { operation: 'archiveLogs' }>; outcome: Outcome<{ location: string }> };
+  | { call: Extract<ProviderCall, { operation: 'archiveLogs' }>; outcome: Outcome<{ location: string }> }
+  | { call: Extract<ProviderCall, { operation: 'admit' }>; outcome: Outcome<AdmissionAnswer> }
+  | { call: Extract<ProviderCall, { operation: 'release' }>; outcome: Outcome<unknown> };
+
+/**
+ * What the ledgers said: go (naming the ledgers that now hold a share; none when no limit
+ * applies), wait in line in one of them, or never (the reason).
+ */
+export type AdmissionAnswer = { admitted: readonly string[] } | { queued: string; place: number } | { refused: string };
 
 export const NOTHING: Action = { type: 'none' };
 
@@ -109,6 +126,11 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 /** The cleanup has passed the step that deletes the workload. */
 const pastPodStep = (s: SimDeployment): boolean =>
   s.status === Status.DeletingNodes || s.status === Status.TerminatingInstances || s.status === Status.Terminated;
+
+/** Whose limit a launch counts against: its team's when it has one, its owner's otherwise. */
+export const admissionScope = (s: Pick<SimDeployment, 'owner' | 'team'>): string => s.team ?? s.owner;
+/** Whose machines it needs: a provider's instances of one type. */
+export const capacityKey = (s: Pick<SimDeployment, 'provider' | 'spec'>): string => `${s.provider}:${s.spec.nodeInstanceType}`;
 
 /** When the maximum duration stops a running simulation, or null when it has none. */
 const maxDurationDue = (s: SimDeployment): number | null =>
@@ -129,7 +151,8 @@ export function next(state: SimDeploymentState, ctx: Pick<ProcessContext, 'now'>
 function launching(state: SimDeployment, ctx: Pick<ProcessContext, 'now'>): Action {
   switch (state.status) {
     case Status.Pending:
-      return command({ type: 'StartLaunchingNodes', data: {} });
+      if (state.admission?.state === 'admitted') return command({ type: 'StartLaunchingNodes', data: {} });
+      return call({ operation: 'admit', scope: admissionScope(state), capacity: capacityKey(state), weight: planNodes(state.id, state.spec).length });
     case Status.LaunchingNodes: {
       const missing = state.nodes.find((n) => !n.instanceId);
       if (missing) return call({ operation: 'launchNode', node: planOf(missing) });
@@ -172,12 +195,19 @@ function cleaningUp(state: SimDeployment): Action {
       return call({ operation: 'terminateInstances', instanceIds: unreleasedInstanceIds(state) });
     case Status.Terminated: {
       const late = unreleasedInstanceIds(state);
-      return late.length > 0 ? call({ operation: 'terminateInstances', instanceIds: late }) : NOTHING;
+      if (late.length > 0) return call({ operation: 'terminateInstances', instanceIds: late });
+      return releasing(state);
     }
+    case Status.Rejected:
+      return releasing(state);
     default:
       return NOTHING;
   }
 }
+
+/** Once it ended, a launch gives back its place in the ledgers, so the next in line may go. */
+const releasing = (state: SimDeployment): Action =>
+  holdsAdmission(state) && state.admission ? call({ operation: 'release', ledgers: [...state.admission.ledgers] }) : NOTHING;
 
 /** The workload's logs go to the archive first, so they outlive the pods; then it is deleted. */
 const deletingWorkload = (state: SimDeployment): Action =>
@@ -191,6 +221,18 @@ export function react(state: SimDeployment, observation: Observation, ctx: Proce
     // Logs that could not be kept are recorded as lost; they never hold up freeing the machines.
     if (!outcome.ok) return command({ type: 'RecordLogsArchived', data: { location: null, pods: done.pods, error: `${outcome.failure.error.code}: ${outcome.failure.error.message}` } });
     return command({ type: 'RecordLogsArchived', data: { location: (outcome.value as { location: string }).location, pods: done.pods } });
+  }
+  if (done.operation === 'admit' || done.operation === 'release') {
+    // The ledgers are this system's own: when they cannot answer now (contention, the store
+    // busy), the launch waits and asks again, it never fails for it.
+    if (!outcome.ok) return { type: 'wait', until: iso(ctx.now + ctx.settings.pollIntervalMs) };
+    if (done.operation === 'release') return command({ type: 'RecordAdmissionReleased', data: { ledgers: done.ledgers } });
+    return afterAdmission(state, outcome.value as AdmissionAnswer, ctx);
+  }
+  if (done.operation === 'launchNode' && !outcome.ok && outcome.failure.error.transient) {
+    // Capacity or an account limit: wait and try again, up to the phase deadline.
+    const deadline = Date.parse(state.statusSince) + ctx.settings.nodeReadyTimeoutMs;
+    if (ctx.now < deadline) return { type: 'wait', until: iso(Math.min(ctx.now + ctx.settings.capacityRetryMs, deadline)) };
   }
   if (!outcome.ok) return failed(state, owner, done.operation, outcome.failure);
   switch (done.operation) {
@@ -217,6 +259,19 @@ export function react(state: SimDeployment, observation: Observation, ctx: Proce
     case 'terminateDeployment':
       return command({ type: 'MarkTerminated', data: {} });
   }
+}
+
+function afterAdmission(state: SimDeployment, answer: AdmissionAnswer, ctx: ProcessContext): Action {
+  if ('refused' in answer) return command({ type: 'RejectLaunch', data: { reason: answer.refused } });
+  if ('queued' in answer) {
+    const recorded = state.admission?.state === 'queued' && state.admission.ledgers.includes(answer.queued);
+    if (!recorded) return command({ type: 'RecordQueued', data: { ledger: answer.queued } });
+    // Woken when admitted; the safety net only covers a wake-up that was lost.
+    return { type: 'wait', until: iso(ctx.now + ctx.settings.queueRecheckMs) };
+  }
+  // No limit applies: nothing to record or give back later.
+  if (answer.admitted.length === 0) return command({ type: 'StartLaunchingNodes', data: {} });
+  return command({ type: 'RecordAdmitted', data: { ledgers: answer.admitted } });
 }
 
 const WAITS: Record<'checkNodes' | 'checkNodesJoined' | 'checkWorkload', { step: string; timeoutCode: string; watch: Watch }> = {

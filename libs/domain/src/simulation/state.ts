@@ -31,9 +31,20 @@ export interface FailureRecord extends FailureData {
   kind: ErrorStatus;
 }
 
+/** Where the launch stands with the admission ledgers, as recorded on the deployment. */
+export interface AdmissionRecord {
+  state: 'queued' | 'admitted';
+  /** The ledgers holding a share (admitted) or the one it waits in (queued). */
+  ledgers: readonly string[];
+  since: string;
+  /** Its shares were given back when it ended. */
+  released?: boolean;
+}
+
 export interface SimDeployment {
   id: string;
   owner: string;
+  team?: string;
   provider: string;
   spec: SimulationSpec;
   requestedBy: Actor;
@@ -65,6 +76,7 @@ export interface SimDeployment {
   sweeps: readonly OrphanSweptData[];
   /** Where the pods' logs were archived, once they were (for the workload created last). */
   logs?: { at: string; location: string | null; pods: readonly string[]; error?: string };
+  admission?: AdmissionRecord;
   /** Why the running simulation failed, when a pod exited while Running. */
   workloadFailure?: { at: string; error: FailureDetail; logs?: readonly string[] };
 }
@@ -111,6 +123,7 @@ export function evolve(state: SimDeploymentState, event: SimDeploymentEvent): Si
     return {
       id: d.deploymentId,
       owner: d.owner,
+      ...(d.team === undefined ? {} : { team: d.team }),
       provider: d.provider,
       spec: d.spec,
       requestedBy: d.requestedBy,
@@ -196,6 +209,12 @@ export function evolve(state: SimDeploymentState, event: SimDeploymentEvent): Si
     }
     case 'OrphanSwept':
       return { ...state, sweeps: [...state.sweeps, event.data] };
+    case 'SimulationAdmitted':
+      return { ...state, admission: { state: 'admitted', ledgers: event.data.ledgers, since: event.data.at }, updatedAt: event.data.at };
+    case 'SimulationQueued':
+      return { ...state, admission: { state: 'queued', ledgers: [event.data.ledger], since: event.data.at }, updatedAt: event.data.at };
+    case 'AdmissionReleased':
+      return state.admission ? { ...state, admission: { ...state.admission, released: true }, updatedAt: event.data.at } : state;
     case 'LogsArchived':
       return { ...state, logs: event.data, updatedAt: event.data.at };
     case 'WorkloadFailed':

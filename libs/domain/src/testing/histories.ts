@@ -94,6 +94,16 @@ export class History {
     return this.requested().do('StartLaunchingNodes', {});
   }
 
+  /** Waiting in an admission ledger's line. */
+  queued(ledger = `quota:${SPEC_OWNER.subject}`): History {
+    return (this.events.length === 0 ? this.requested() : this).do('RecordQueued', { ledger });
+  }
+
+  /** Let go by the admission ledgers. */
+  admitted(ledgers = [`quota:${SPEC_OWNER.subject}`]): History {
+    return (this.events.length === 0 ? this.requested() : this).do('RecordAdmitted', { ledgers });
+  }
+
   /** Each planned node's instance, recorded. */
   instancesLaunched(): History {
     let h = this.events.length === 0 ? this.launchingNodes() : (this as History);

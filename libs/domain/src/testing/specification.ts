@@ -29,6 +29,8 @@ export const SPEC_SETTINGS: ProcessSettings = {
   deletionTimeoutMs: 300_000,
   pollIntervalMs: 1_000,
   healthRecheckMs: 300_000,
+  queueRecheckMs: 300_000,
+  capacityRetryMs: 15_000,
 };
 
 type ErrorClass = abstract new (...args: never[]) => DomainError;

@@ -180,6 +180,29 @@ describe('gateway over HTTP', () => {
       expect(await eventCount()).toBe(before);
     });
 
+    it.each<[string, object, string]>([
+      ['a NUL byte in the world path', { world: 'worlds/a\u0000.sdf' }, 'world'],
+      ['a newline in the world path', { world: 'worlds/a\n.sdf' }, 'world'],
+      ['an image that is not an OCI reference', { image: 'https://ghcr.io/acme/sim' }, 'image'],
+      ['a robot image with upper case', { robots: [{ name: 'x1', image: 'Acme/Robot' }] }, 'image'],
+      ['a control character in a label value', { labels: { team: 'nav\u001b[31m' } }, 'labels'],
+      ['a CPU request that is not a quantity', { resources: { simulator: { cpu: 'lots' } } }, 'cpu'],
+      ['more than 16 robots', { robots: Array.from({ length: 17 }, (_, i) => ({ name: `r${i}`, image: 'acme/robot:1' })) }, 'robots'],
+    ])('refuses %s with a 400 naming the field, appending nothing', async (_label, override, field) => {
+      const before = await eventCount();
+      const r = await call('POST', '/simulations', { auth: alice, body: { ...launchBody, ...override } });
+      expect(r.status).toBe(400);
+      expect(JSON.stringify(r.json.message)).toContain(field);
+      expect(await eventCount()).toBe(before);
+    });
+
+    it('accepts resource requests and keeps them in the spec', async () => {
+      const resources = { simulator: { cpu: '4', memory: '16Gi', gpu: 1 }, robot: { cpu: '500m', memory: '1Gi' } };
+      const r = await call('POST', '/simulations', { auth: alice, body: { ...launchBody, resources } });
+      expect(r.status).toBe(202);
+      expect(r.json.spec.resources).toEqual(resources);
+    });
+
     it('names what was wrong', async () => {
       const r = await call('POST', '/simulations', { auth: alice, body: { ...launchBody, gpu: true, nodeInstanceType: 7 } });
       expect(r.json.message).toEqual(expect.arrayContaining([expect.stringContaining('gpu'), expect.stringContaining('nodeInstanceType')]));

@@ -80,6 +80,7 @@ export class SimulationsService implements OnModuleInit, OnModuleDestroy {
       nodeInstanceType: dto.nodeInstanceType,
       labels: dto.labels ?? {},
       ...(dto.maxDurationSeconds !== undefined ? { maxDurationSeconds: dto.maxDurationSeconds } : {}),
+      ...(dto.resources !== undefined ? { resources: dto.resources } : {}),
     };
     const provider = dto.provider ?? this.config.PROVIDER;
     try {

@@ -66,6 +66,7 @@ class MemorySystem {
     readonly cloud: MemoryCloud,
     admission: AdmissionSettings = NO_LIMITS,
     launchers = 1,
+    settings: LifecycleSettings = SETTINGS,
   ) {
     const registry = new ProviderRegistry(
       { mem: { nodes: new FaultInjectingNodeProvider(cloud.nodes, this.faults), pods: new FaultInjectingPodRuntime(cloud.pods, this.faults) } },
@@ -76,7 +77,7 @@ class MemorySystem {
       // Several launcher replicas, each with its own state cache and its own ledgers' cache, race as separate processes would.
       const replicas = Array.from({ length: owner === 'launcher' ? launchers : 1 }, () => {
         const ledgers = new AdmissionLedgers(this.store, admission, this.clock, (ids, ledger, revision) => this.dispatcher.wakeAdmitted(ids, ledger, revision));
-        return new Interpreter(owner, new DeploymentCommandHandler(this.store), registry, SETTINGS, this.clock, this.dispatcher, this.scheduler, ledgers);
+        return new Interpreter(owner, new DeploymentCommandHandler(this.store), registry, settings, this.clock, this.dispatcher, this.scheduler, ledgers);
       });
       this.interpreters.set(owner, replicas[0] as Interpreter);
       let turn = 0;
@@ -300,6 +301,24 @@ describe('the interpreter over in-memory store, bus, timers and cloud', () => {
     clearInterval(sampler);
     // Each deployment needs 2 machines (simulator and robots): never more than 4 at once.
     expect(most).toBeLessThanOrEqual(4);
+  });
+
+  it('a provider too slow to answer in time slows deployments down; none enters an error status', async () => {
+    const slow = { ...SETTINGS, retry: { ...SETTINGS.retry, callTimeoutMs: 50 } };
+    sys = new MemorySystem(new MemoryCloud(), NO_LIMITS, 1, slow);
+    // Every try of these steps times out three times (a whole step's attempts), then answers.
+    for (const step of ['launchNode', 'createWorkload', 'deleteWorkload', 'deleteNodes'] as const) {
+      sys.faults.add({ step, mode: 'slow', delayMs: 80, times: 3 });
+    }
+    const ids = await Promise.all(Array.from({ length: 5 }, () => sys.launch({ robots: [] })));
+    for (const id of ids) await sys.until(id, (s) => s.status === 'Running', 'running, late');
+    for (const id of ids) await sys.stop(id);
+    for (const id of ids) {
+      const final = await sys.until(id, terminated, 'terminated, late');
+      expect(final.errorStatus).toBeNull();
+      expect(final.failures).toEqual([]);
+      expect(sys.faults.count('createWorkload', id)).toBeGreaterThanOrEqual(4);
+    }
   });
 
   it('a stop while waiting for machines drops the launcher\'s timer', async () => {

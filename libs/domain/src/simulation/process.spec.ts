@@ -306,6 +306,14 @@ describe('what happens next for a deployment (the process decider)', () => {
       given(instances.events).at(instances.now).after({ operation: 'terminateDeployment' }, ok([])).issues('MarkTerminated', {});
     });
 
+    it('an overloaded provider slows a cleanup step down instead of failing it: transient errors retry until the deletion deadline', () => {
+      const h = history().deletingNodes();
+      const timeout = { code: 'CallTimeout', message: 'deleteNodes did not answer within 10000 ms', transient: true };
+      given(h.events).at(h.now).after({ operation: 'deleteNodes', nodeNames: [] }, failure(5, timeout)).waitsUntil(h.later(SPEC_SETTINGS.capacityRetryMs));
+      const late = given(h.events).at(h.later(deletionTimeoutMs)).after({ operation: 'deleteNodes', nodeNames: [] }, failure(5, timeout));
+      expect(late.command).toMatchObject({ type: 'RecordFailure', data: { step: 'deleteNodes', error: timeout } });
+    });
+
     it('a failed termination step is recorded for the error handler', () => {
       const h = history().deletingNodes();
       given(h.events)

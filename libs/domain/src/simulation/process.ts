@@ -229,9 +229,10 @@ export function react(state: SimDeployment, observation: Observation, ctx: Proce
     if (done.operation === 'release') return command({ type: 'RecordAdmissionReleased', data: { ledgers: done.ledgers } });
     return afterAdmission(state, outcome.value as AdmissionAnswer, ctx);
   }
-  if (done.operation === 'launchNode' && !outcome.ok && outcome.failure.error.transient) {
-    // Capacity or an account limit: wait and try again, up to the phase deadline.
-    const deadline = Date.parse(state.statusSince) + ctx.settings.nodeReadyTimeoutMs;
+  if (!outcome.ok && outcome.failure.error.transient) {
+    // Capacity, an account limit, throttling, a provider too slow to answer in time: an overloaded
+    // provider makes the step slower, not failed. It is tried again until its deadline.
+    const deadline = transientDeadline(state, ctx);
     if (ctx.now < deadline) return { type: 'wait', until: iso(Math.min(ctx.now + ctx.settings.capacityRetryMs, deadline)) };
   }
   if (!outcome.ok) return failed(state, owner, done.operation, outcome.failure);
@@ -258,6 +259,21 @@ export function react(state: SimDeployment, observation: Observation, ctx: Proce
       return call({ operation: 'terminateDeployment' });
     case 'terminateDeployment':
       return command({ type: 'MarkTerminated', data: {} });
+  }
+}
+
+/** Until when a step keeps trying after transient errors: its phase deadline (launch), or the deletion deadline (cleanup). */
+function transientDeadline(state: SimDeployment, ctx: ProcessContext): number {
+  const since = Date.parse(state.statusSince);
+  switch (state.status) {
+    case Status.LaunchingNodes:
+      return since + ctx.settings.nodeReadyTimeoutMs;
+    case Status.LaunchingPods:
+      return since + ctx.settings.podReadyTimeoutMs;
+    case Status.Running:
+      return Number.POSITIVE_INFINITY;
+    default:
+      return since + ctx.settings.deletionTimeoutMs;
   }
 }
 

@@ -62,6 +62,13 @@ function readCounts(dir: string): Counts {
   return { byService };
 }
 
+/** Every counter summed over the workers. */
+function totals(result: PhaseResult): Record<string, number> {
+  const sum: Record<string, number> = {};
+  for (const service of WORKERS) for (const [name, n] of Object.entries(result.counts.byService[service] ?? {})) sum[name] = (sum[name] ?? 0) + n;
+  return sum;
+}
+
 /** Sums a counter over the workers (launcher, terminator, error handler). */
 const workers = (counts: Counts, filter: (name: string) => boolean): number =>
   WORKERS.reduce((sum, service) => sum + Object.entries(counts.byService[service] ?? {}).filter(([n]) => filter(n)).reduce((s, [, n]) => s + n, 0), 0);
@@ -175,6 +182,11 @@ function report(name: string, before: PhaseResult, after: PhaseResult, raw: numb
     console.log(`    ${label.padEnd(42)} ${fmt(b, digits).padStart(10)} ${fmt(a, digits).padStart(10)} ${fmt(a / b, 2).padStart(17)}`);
   }
   console.log(`    wall time: baseline ${seconds(before.seconds * 1000)}, current ${seconds(after.seconds * 1000)}`);
+  const operations = new Set([...Object.keys(totals(before)), ...Object.keys(totals(after))].filter(provider));
+  const line = (r: PhaseResult) =>
+    [...operations].sort().map((op) => `${op.slice('provider.'.length)} ${fmt(per(totals(r)[op] ?? 0, r.lifecycles), 2)}`).join(', ');
+  console.log(`    provider calls per lifecycle by operation, baseline: ${line(before)}`);
+  console.log(`    provider calls per lifecycle by operation, current:  ${line(after)}`);
 }
 
 async function main(): Promise<void> {

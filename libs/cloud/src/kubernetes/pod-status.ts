@@ -49,6 +49,13 @@ const timeOf = (value: Date | string | undefined): number | undefined => {
   return Number.isNaN(ms) ? undefined : ms;
 };
 
+/**
+ * What the container runtime (containerd's CRI) calls any exit, by its code: no more than the
+ * exit code says. Such an exit is the port's PodExited, as on every other provider; reasons
+ * that name a cause (OOMKilled, ContainerCannotRun, StartError, DeadlineExceeded) stay the code.
+ */
+const PLAIN_EXIT_REASONS = new Set(['Completed', 'Error']);
+
 function terminatedVerdict(podName: string, container: V1ContainerStatus): PodVerdict | undefined {
   const terminated = container.state?.terminated;
   if (!terminated) return undefined;
@@ -59,7 +66,7 @@ function terminatedVerdict(podName: string, container: V1ContainerStatus): PodVe
       : `exited with code ${terminated.exitCode}${reason ? ` (${reason})` : ''}`;
   return {
     state: 'failed',
-    code: reason ?? 'ContainerTerminated',
+    code: reason === undefined || PLAIN_EXIT_REASONS.has(reason) ? 'PodExited' : reason,
     message: `${podName}: container ${container.name} ${how}${terminated.message ? `: ${terminated.message}` : ''}`,
     container: container.name,
   };

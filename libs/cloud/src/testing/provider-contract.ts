@@ -24,6 +24,14 @@ export interface NodeProviderFixture {
   progress(): Promise<void> | void;
   /** How long after progress() machines may take to be ready. */
   readyWithinMs: number;
+  /**
+   * For a provider whose listings lag its launches (EC2's DescribeInstances does not show an
+   * instance for a few seconds after RunInstances: eventual consistency): lets them catch up,
+   * as the time between a launch and the orphan sweep, or the cleanup of an instance that was
+   * never recorded, does in production. The suite calls it after launching and before it
+   * expects to find the launches by listing or by deployment; without it, it expects them at once.
+   */
+  catchUp?(): Promise<void> | void;
   teardown(): Promise<void>;
 }
 
@@ -34,6 +42,14 @@ export interface PodRuntimeFixture {
   failingPods: PodRuntime;
   /** The deployment's machines as nodes the pods can be pinned to; planned nodes without names when the runtime needs none. */
   nodesFor(deploymentId: string, spec: SimulationSpec): Promise<NodeRecord[]>;
+  /**
+   * The machines nodesFor answers join only on progress(), and pods can only be placed on
+   * nodes the runtime has seen join (Kubernetes: checkNodesJoined puts the
+   * node-restriction.kubernetes.io/ labels the pods are pinned on, which no kubelet may set).
+   * The suite then expects the nodes pending until progress(), and before it creates a
+   * workload lets its nodes join and checks them, as the lifecycle does before LaunchingPods.
+   */
+  nodesJoinOnProgress?: boolean;
   progress(): Promise<void> | void;
   readyWithinMs: number;
   teardown(): Promise<void>;
@@ -107,6 +123,9 @@ export function describeNodeProviderContract(name: string, setup: () => Promise<
 
   describe(`${name} node provider contract`, () => {
     const f = useFixture(name, setup);
+    const catchUp = async () => {
+      await f().catchUp?.();
+    };
 
     it('returns the same instance for the same client token, one after the other and concurrently', async () => {
       const { nodes } = f();
@@ -117,6 +136,7 @@ export function describeNodeProviderContract(name: string, setup: () => Promise<
       expect(new Set(concurrent.map((n) => n.instanceId)).size).toBe(1);
       expect(concurrent[0]?.instanceId).not.toBe(first.instanceId);
 
+      await catchUp();
       const listed = (await nodes.listManagedInstances()).filter((i) => i.deploymentId === id && LIVE(i.state));
       expect(listed.map((i) => i.instanceId).sort()).toEqual([first.instanceId, concurrent[0]?.instanceId].sort());
       expect(listed.every((i) => typeof i.launchedAt === 'string' && !Number.isNaN(Date.parse(i.launchedAt)))).toBe(true);
@@ -128,6 +148,7 @@ export function describeNodeProviderContract(name: string, setup: () => Promise<
       const id = contractDeploymentId();
       const launched = await nodes.launchNode(nodeRequest(id));
       expect(await otherProcess.launchNode(nodeRequest(id))).toEqual(launched);
+      await catchUp();
       expect(await otherProcess.terminateDeployment(id)).toEqual([launched.instanceId]);
       expect((await nodes.listManagedInstances()).filter((i) => i.deploymentId === id && LIVE(i.state))).toEqual([]);
     });
@@ -172,6 +193,7 @@ export function describeNodeProviderContract(name: string, setup: () => Promise<
       const id = contractDeploymentId();
       const launched = await Promise.all([nodes.launchNode(nodeRequest(id)), nodes.launchNode(nodeRequest(id, 'robots'))]);
       const other = await nodes.launchNode(nodeRequest(contractDeploymentId()));
+      await catchUp();
       expect((await nodes.terminateDeployment(id)).sort()).toEqual(launched.map((n) => n.instanceId).sort());
       expect(await nodes.terminateDeployment(id)).toEqual([]);
       expect((await nodes.listManagedInstances()).some((i) => i.instanceId === other.instanceId && LIVE(i.state))).toBe(true);
@@ -209,9 +231,24 @@ export function describePodRuntimeContract(name: string, setup: () => Promise<Po
   describe(`${name} pod runtime contract`, () => {
     const f = useFixture(name, setup);
 
+    const nodeNamesOf = (nodes: readonly NodeRecord[]) => nodes.flatMap((n) => (n.nodeName ? [n.nodeName] : []));
+
+    const joined = async (deploymentId: string, nodes: readonly NodeRecord[]) => {
+      const fixture = f();
+      await fixture.progress();
+      await eventually(
+        async () => (await fixture.pods.checkNodesJoined(deploymentId, nodeNamesOf(nodes))).state === 'ready',
+        fixture.readyWithinMs,
+        `nodes of ${deploymentId} joined`,
+      );
+    };
+
+    /** A deployment's workload request, with nodes ready for its pods. */
     async function request(spec = contractSpec()): Promise<WorkloadRequest> {
       const deploymentId = contractDeploymentId();
-      return { deploymentId, owner: 'alice', spec, plan: planWorkload(deploymentId, spec), nodes: await f().nodesFor(deploymentId, spec) };
+      const nodes = await f().nodesFor(deploymentId, spec);
+      if (f().nodesJoinOnProgress) await joined(deploymentId, nodes);
+      return { deploymentId, owner: 'alice', spec, plan: planWorkload(deploymentId, spec), nodes };
     }
 
     const untilGone = (pods: PodRuntime, deploymentId: string) =>
@@ -219,8 +256,10 @@ export function describePodRuntimeContract(name: string, setup: () => Promise<Po
 
     it('reports the nodes of a deployment joined once its machines run', async () => {
       const fixture = f();
-      const r = await request();
-      const names = r.nodes.flatMap((n) => (n.nodeName ? [n.nodeName] : []));
+      const deploymentId = contractDeploymentId();
+      const r = { deploymentId, nodes: await fixture.nodesFor(deploymentId, contractSpec()) };
+      const names = nodeNamesOf(r.nodes);
+      if (fixture.nodesJoinOnProgress) expect(await fixture.pods.checkNodesJoined(r.deploymentId, names)).toMatchObject({ state: 'pending' });
       await fixture.progress();
       await eventually(async () => (await fixture.pods.checkNodesJoined(r.deploymentId, names)).state === 'ready', fixture.readyWithinMs, 'nodes joined');
       const batch = await fixture.pods.checkNodesJoinedBatch([{ deploymentId: r.deploymentId, nodeNames: names }]);
@@ -295,7 +334,7 @@ export function describePodRuntimeContract(name: string, setup: () => Promise<Po
     it('deletes the nodes of a deployment, again without complaint', async () => {
       const { pods } = f();
       const r = await request();
-      const names = r.nodes.flatMap((n) => (n.nodeName ? [n.nodeName] : []));
+      const names = nodeNamesOf(r.nodes);
       await eventually(async () => (await pods.deleteNodes(r.deploymentId, names)).gone, 30_000, 'nodes deleted');
       expect(await pods.deleteNodes(r.deploymentId, names)).toMatchObject({ gone: true });
       expect(await pods.deleteNodes(contractDeploymentId(), [])).toMatchObject({ gone: true });

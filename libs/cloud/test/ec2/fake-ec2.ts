@@ -23,6 +23,9 @@ export interface FakeInstance {
   zone: string;
   clientToken: string;
   instanceType: string;
+  imageId: string | undefined;
+  /** What RunInstances was given, decoded: what the machine's bootstrap (and its kubelet) is told. */
+  userData: string;
   state: InstanceStateName;
   launchedAt: number;
   terminatedAt?: number;
@@ -30,6 +33,8 @@ export interface FakeInstance {
   privateDnsName: string;
   instanceStatus: SummaryStatus;
   systemStatus: SummaryStatus;
+  /** When a status check failed. */
+  impairedSince?: number;
 }
 
 export type ZoneAnswer = 'ok' | 'InsufficientInstanceCapacity' | 'Unsupported' | 'InsufficientFreeAddressesInSubnet';
@@ -43,7 +48,16 @@ export interface FakeEc2Options {
   region?: string;
   /** Answer RunInstances without PrivateDnsName, as some emulators do. */
   runAnswersWithoutDnsName?: boolean;
+  /** How long after launch an instance leaves `pending` for `running`; without it, instances stay pending. */
+  bootMs?: number;
+  /** How long after it runs an instance's status checks stop `initializing`; without it, they never finish. */
+  statusChecksMs?: number;
+  /** AMIs that boot into something unreachable: their instance status check fails (reachability) once it finishes. */
+  unbootableImages?: readonly string[];
 }
+
+// The low byte of InstanceState.Code, as EC2 documents it.
+const STATE_CODES: Record<InstanceStateName, number> = { pending: 0, running: 16, 'shutting-down': 32, terminated: 48, stopping: 64, stopped: 80 };
 
 const notFound = (ids: readonly string[]) =>
   ec2Error(
@@ -68,6 +82,10 @@ export const lostAnswer = (): Error =>
  * - TerminateInstances and Describe* with InstanceIds refuse the whole call when one id is
  *   unknown, naming it; filters never fail on unknown ids.
  * - A terminated instance stays visible for an hour, then is gone (NotFound).
+ * - With `bootMs`/`statusChecksMs`, time moves an instance from `pending` to `running`, then
+ *   its status checks from `initializing` to `ok` (or the instance check to `impaired`, with
+ *   a failed reachability detail, for an unbootable image). DescribeInstanceStatus reports
+ *   checks only for running instances; the others are `not-applicable`.
  */
 export class FakeEc2 {
   readonly instances = new Map<string, FakeInstance>();
@@ -81,10 +99,28 @@ export class FakeEc2 {
   constructor(private readonly options: FakeEc2Options) {}
 
   install(ec2: AwsClientStub<EC2Client>): this {
-    ec2.on(RunInstancesCommand).callsFake(async (input: RunInstancesCommandInput) => this.runInstances(input));
-    ec2.on(DescribeInstancesCommand).callsFake(async (input: DescribeInstancesCommandInput) => this.describeInstances(input));
-    ec2.on(TerminateInstancesCommand).callsFake(async (input: TerminateInstancesCommandInput) => this.terminateInstances(input));
-    ec2.on(DescribeInstanceStatusCommand).callsFake(async (input: DescribeInstanceStatusCommandInput) => this.describeStatus(input));
+    ec2.on(RunInstancesCommand).callsFake(async (input: RunInstancesCommandInput) => this.boot().runInstances(input));
+    ec2.on(DescribeInstancesCommand).callsFake(async (input: DescribeInstancesCommandInput) => this.boot().describeInstances(input));
+    ec2.on(TerminateInstancesCommand).callsFake(async (input: TerminateInstancesCommandInput) => this.boot().terminateInstances(input));
+    ec2.on(DescribeInstanceStatusCommand).callsFake(async (input: DescribeInstanceStatusCommandInput) => this.boot().describeStatus(input));
+    return this;
+  }
+
+  /** Instances as they are now: those that booted run, and the status checks of those that ran long enough are done. */
+  boot(): this {
+    const { bootMs, statusChecksMs, unbootableImages = [] } = this.options;
+    const now = this.options.now();
+    for (const instance of this.instances.values()) {
+      if (bootMs === undefined) break;
+      if (instance.state === 'pending' && now >= instance.launchedAt + bootMs) instance.state = 'running';
+      const checksDone = statusChecksMs !== undefined && now >= instance.launchedAt + bootMs + statusChecksMs;
+      if (instance.state === 'running' && instance.instanceStatus === 'initializing' && checksDone) {
+        const unbootable = instance.imageId !== undefined && unbootableImages.includes(instance.imageId);
+        instance.systemStatus = 'ok';
+        instance.instanceStatus = unbootable ? 'impaired' : 'ok';
+        if (unbootable) instance.impairedSince = instance.launchedAt + bootMs + statusChecksMs;
+      }
+    }
     return this;
   }
 
@@ -132,6 +168,8 @@ export class FakeEc2 {
       zone,
       clientToken: input.ClientToken ?? '',
       instanceType: String(input.InstanceType),
+      imageId: input.ImageId,
+      userData: Buffer.from(input.UserData ?? '', 'base64').toString('utf8'),
       state: 'pending',
       launchedAt: this.options.now(),
       tags: (input.TagSpecifications?.find((t) => t.ResourceType === 'instance')?.Tags ?? []) as FakeInstance['tags'],
@@ -158,12 +196,13 @@ export class FakeEc2 {
     return {
       InstanceId: instance.id,
       InstanceType: instance.instanceType as Instance['InstanceType'],
+      ...(instance.imageId ? { ImageId: instance.imageId } : {}),
       ClientToken: instance.clientToken,
       SubnetId: instance.subnetId,
       Placement: { AvailabilityZone: instance.zone },
       PrivateDnsName: instance.privateDnsName,
       LaunchTime: new Date(instance.launchedAt),
-      State: { Name: instance.state, Code: { pending: 0, running: 16, 'shutting-down': 32, terminated: 48, stopping: 64, stopped: 80 }[instance.state] },
+      State: { Name: instance.state, Code: STATE_CODES[instance.state] },
       Tags: instance.tags,
     };
   }
@@ -220,12 +259,25 @@ export class FakeEc2 {
       InstanceStatuses: ids.map((id) => {
         const i = this.instances.get(id) as FakeInstance;
         const up = i.state === 'running';
+        const summary = (status: SummaryStatus, impairedSince?: number) =>
+          up
+            ? {
+                Status: status,
+                Details: [
+                  {
+                    Name: 'reachability' as const,
+                    Status: status === 'ok' ? ('passed' as const) : status === 'impaired' ? ('failed' as const) : ('initializing' as const),
+                    ...(status === 'impaired' && impairedSince !== undefined ? { ImpairedSince: new Date(impairedSince) } : {}),
+                  },
+                ],
+              }
+            : { Status: 'not-applicable' as const };
         return {
           InstanceId: id,
           AvailabilityZone: i.zone,
-          InstanceState: { Name: i.state, Code: 0 },
-          InstanceStatus: { Status: up ? i.instanceStatus : 'not-applicable' },
-          SystemStatus: { Status: up ? i.systemStatus : 'not-applicable' },
+          InstanceState: { Name: i.state, Code: STATE_CODES[i.state] },
+          InstanceStatus: summary(i.instanceStatus, i.impairedSince),
+          SystemStatus: summary(i.systemStatus),
         };
       }),
     };

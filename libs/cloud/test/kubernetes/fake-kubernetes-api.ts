@@ -115,11 +115,18 @@ function mergePatch(target: unknown, patch: unknown): unknown {
   return out;
 }
 
-const isReadyNode = (node: Obj | undefined): boolean =>
+export const isReadyNode = (node: Obj | undefined): boolean =>
   (node?.status?.conditions ?? []).some((c: Obj) => c.type === 'Ready' && c.status === 'True');
 
 const isPodReady = (pod: Obj): boolean =>
   (pod.status?.conditions ?? []).some((c: Obj) => c.type === 'Ready' && c.status === 'True');
+
+/** A node's taint as the API stores it (`--register-with-taints=key=value:Effect`). */
+export interface Taint {
+  key: string;
+  value?: string;
+  effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+}
 
 export interface ContainerWaiting {
   reason: string;
@@ -198,12 +205,12 @@ export class FakeCluster {
 
   // ---- what the scheduler, the kubelets and other users would have done ----------------
 
-  addNode(name: string, options: { ready?: boolean; labels?: Record<string, string>; unschedulable?: boolean } = {}): Obj {
+  addNode(name: string, options: { ready?: boolean; labels?: Record<string, string>; unschedulable?: boolean; taints?: Taint[] } = {}): Obj {
     const node = this.stamp('nodes', {
       apiVersion: 'v1',
       kind: 'Node',
       metadata: { name, labels: { 'kubernetes.io/hostname': name, ...options.labels } },
-      spec: options.unschedulable ? { unschedulable: true } : {},
+      spec: { ...(options.unschedulable ? { unschedulable: true } : {}), ...(options.taints?.length ? { taints: options.taints } : {}) },
       status: { conditions: [this.nodeReadyCondition(options.ready ?? true)] },
     });
     this.store.get('nodes')?.set(name, node);

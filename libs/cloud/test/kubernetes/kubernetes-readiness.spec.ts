@@ -25,10 +25,22 @@ describe('a container that terminates before Running', () => {
 
     await expect(runtime.checkWorkload(ID, plan.pods)).resolves.toEqual({
       state: 'failed',
-      error: { code: 'Error', message: `${ROBOT}: container robot exited with code 3 (Error)`, transient: false },
+      // The runtime's "Error" only says the code was not 0: the exit is the same class as any provider's (the contract's PodExited).
+      error: { code: 'PodExited', message: `${ROBOT}: container robot exited with code 3 (Error)`, transient: false },
       logs: ['loading world', 'cannot open display'],
     });
     expect(cluster.calls()).toContain(`GET ${PODS}/${ROBOT}/log?container=robot&tailLines=20`);
+  });
+
+  it('fails a container that exits with code 0 (Completed) as PodExited too: a simulation is not meant to end before it runs', async () => {
+    const { cluster, runtime } = await robotOnly();
+    cluster.terminate(ROBOT, { exitCode: 0, reason: 'Completed' }, 'done\n');
+
+    await expect(runtime.checkWorkload(ID, plan.pods)).resolves.toMatchObject({
+      state: 'failed',
+      error: { code: 'PodExited', message: `${ROBOT}: container robot exited with code 0 (Completed)`, transient: false },
+      logs: ['done'],
+    });
   });
 
   it('names the signal of a container killed by one', async () => {

@@ -260,6 +260,15 @@ export class EsdbEventStore extends EventStore {
     return position;
   }
 
+  /** The last record of $all, whatever its stream: every deployment event is at or before it. */
+  async headPosition(): Promise<Position | null> {
+    try {
+      return (await this.lastPosition()) ?? null;
+    } catch (error) {
+      throw toPortError(error, { operation: 'read the end of $all' });
+    }
+  }
+
   async ping(): Promise<boolean> {
     const timeoutMs = this.options.pingTimeoutMs ?? 2_000;
     let timer: NodeJS.Timeout | undefined;

@@ -324,6 +324,12 @@ export class JetStreamEventStore extends EventStore {
     return subscription;
   }
 
+  /** The last message's highest possible position: a message holds up to 1000 events. */
+  override async headPosition(): Promise<string | null> {
+    const lastSeq = await this.lastSequence();
+    return lastSeq === 0 ? null : positionOf(lastSeq, MAX_EVENTS_PER_APPEND - 1).toString();
+  }
+
   override async ping(): Promise<boolean> {
     try {
       await this.jsm.streams.info(this.streamName);

@@ -26,6 +26,8 @@ export interface DeploymentView {
   spec: SimDeployment['spec'];
   nodes: { role: string; index: number; instanceId: string | null; nodeName: string | null }[];
   pods: { name: string; role: string; robot: string | null }[];
+  /** What the current launch step waits for, as the provider named it (an image pull backing off, say); null when nothing. */
+  waiting: { stage: Status; step: string; code: string; message: string; since: string } | null;
   stop: { at: string; by: string; reason: string } | null;
   resolution: { at: string; by: string; comment: string } | null;
 }
@@ -65,6 +67,9 @@ export function toView(state: SimDeployment): DeploymentView {
       nodeName: n.nodeName ?? null,
     })),
     pods: state.pods.map((p) => ({ name: p.name, role: p.role, robot: p.robot ?? null })),
+    waiting: state.waiting
+      ? { stage: state.waiting.stage, step: state.waiting.step, code: state.waiting.code, message: state.waiting.message, since: state.waiting.since }
+      : null,
     stop: state.stop ? { at: state.stop.at, by: state.stop.by.subject, reason: state.stop.reason } : null,
     resolution: state.resolution
       ? { at: state.resolution.at, by: state.resolution.by.subject, comment: state.resolution.comment }

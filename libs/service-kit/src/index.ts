@@ -3,3 +3,4 @@ export * from './worker.module';
 export * from './providers.factory';
 export * from './run-service';
 export * from './command.controllers';
+export * from './read-side.module';

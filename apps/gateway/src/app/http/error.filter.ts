@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { IllegalTransitionError, NotFoundError, ValidationError } from '@simdeploy/domain';
 import { ConcurrencyError, StoreUnavailableError } from '@simdeploy/event-store';
+import { ReadModelUnavailableError } from '@simdeploy/read-model';
 import { TooMuchContentionError } from '@simdeploy/workflows';
 import type { FastifyReply } from 'fastify';
 
@@ -30,6 +31,7 @@ export function toErrorBody(error: unknown): ErrorBody {
     return body(HttpStatus.CONFLICT, 'the simulation changed meanwhile; try again');
   }
   if (error instanceof StoreUnavailableError) return body(HttpStatus.SERVICE_UNAVAILABLE, 'the event store is unavailable; try again');
+  if (error instanceof ReadModelUnavailableError) return body(HttpStatus.SERVICE_UNAVAILABLE, 'the read model is not ready (catching up with the event store after a start); try again shortly');
   const status = (error as { statusCode?: unknown }).statusCode;
   // Fastify's own errors (malformed JSON, body too large, wrong content type) carry a 4xx code.
   if (typeof status === 'number' && status >= 400 && status < 500) return body(status, (error as Error).message);

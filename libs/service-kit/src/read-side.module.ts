@@ -16,17 +16,17 @@ export interface ReadSideOptions {
 export class ReadSideLifecycle implements OnModuleInit, OnApplicationShutdown {
   constructor(
     private readonly readModel: ReadModel,
-    private readonly freshness: ProjectionFreshness,
+    @Optional() @Inject(ProjectionFreshness) private readonly freshness?: ProjectionFreshness,
     @Optional() @Inject(Projector) private readonly projector?: Projector,
   ) {}
 
   onModuleInit(): void {
     this.projector?.start();
-    this.freshness.start();
+    this.freshness?.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.freshness.stop();
+    this.freshness?.stop();
     await this.projector?.stop();
     await this.readModel.close();
   }
@@ -34,14 +34,21 @@ export class ReadSideLifecycle implements OnModuleInit, OnApplicationShutdown {
 
 /**
  * The read model a service queries, opened from READ_MODEL_URL and migrated at start unless
- * read-only; with `project`, the projector that fills it; and the freshness that readiness and
- * read-your-writes ask.
+ * read-only; with `project`, the projector that fills it; unless read-only, the freshness that
+ * readiness and read-your-writes ask.
  */
 @Module({})
 export class ReadSideModule {
   static forRoot(config: CommonConfig, options: ReadSideOptions = {}): DynamicModule {
     const logger = new Logger('ReadModel');
     const project = options.project === true && !options.readOnly;
+    let lastWarning = 0;
+    // The store or the database away is reported, not once per poll.
+    const warnNow = (error: unknown) => {
+      if (Date.now() - lastWarning < 10_000) return;
+      lastWarning = Date.now();
+      logger.warn(`checking the projection: ${error instanceof Error ? error.message : String(error)}`);
+    };
     return {
       module: ReadSideModule,
       global: true,
@@ -64,17 +71,19 @@ export class ReadSideModule {
               },
             ]
           : []),
-        {
-          provide: ProjectionFreshness,
-          inject: [EventStore, ReadModel, { token: Projector, optional: true }],
-          useFactory: (store: EventStore, readModel: ReadModel, projector?: Projector) =>
-            new ProjectionFreshness(store, readModel, projector ?? undefined, {
-              onError: (error) => logger.warn(`checking the projection: ${error instanceof Error ? error.message : String(error)}`),
-            }),
-        },
+        ...(options.readOnly
+          ? []
+          : [
+              {
+                provide: ProjectionFreshness,
+                inject: [EventStore, ReadModel, { token: Projector, optional: true }],
+                useFactory: (store: EventStore, readModel: ReadModel, projector?: Projector) =>
+                  new ProjectionFreshness(store, readModel, projector ?? undefined, { onError: warnNow }),
+              },
+            ]),
         ReadSideLifecycle,
       ],
-      exports: [ReadModel, ProjectionFreshness, ...(project ? [Projector] : [])],
+      exports: [ReadModel, ...(options.readOnly ? [] : [ProjectionFreshness]), ...(project ? [Projector] : [])],
     };
   }
 }

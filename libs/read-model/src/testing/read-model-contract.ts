@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { ListQuery, NO_ERROR, listOrder } from '../list-query';
 import { CheckpointMovedError, applyBatch } from '../projection';
 import type { ReadModel } from '../read-model';
-import { Outcome, lifecycle } from './lifecycles';
+import { Outcome, lifecycle } from '@simdeploy/testing';
 
 export interface ReadModelFixture {
   readModel: ReadModel;

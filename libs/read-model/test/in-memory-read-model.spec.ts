@@ -1,5 +1,5 @@
 import { InMemoryReadModel } from '../src/in-memory-read-model';
-import { describeReadModelContract } from '../src/testing/read-model-contract';
+import { describeReadModelContract } from './support/read-model-contract';
 
 describeReadModelContract('in-memory', async () => {
   const readModel = new InMemoryReadModel();

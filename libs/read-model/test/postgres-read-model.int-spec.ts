@@ -1,6 +1,6 @@
 import { openReadModel } from '../src/sql/open';
-import { createTestDatabase, postgresUnavailableSync } from '../src/testing/postgres-test-database';
-import { describeReadModelContract } from '../src/testing/read-model-contract';
+import { createTestDatabase, postgresUnavailableSync } from './support/postgres-test-database';
+import { describeReadModelContract } from './support/read-model-contract';
 
 const skipReason = postgresUnavailableSync() ?? undefined;
 if (skipReason) process.stderr.write(`PostgreSQL read model contract skipped: ${skipReason}\n`);

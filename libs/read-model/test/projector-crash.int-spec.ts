@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { reachedHead } from '../src/freshness';
 import { ReadModel } from '../src/read-model';
 import { openReadModel } from '../src/sql/open';
-import { createTestDatabase, postgresUnavailableSync } from '../src/testing/postgres-test-database';
+import { createTestDatabase, postgresUnavailableSync } from './support/postgres-test-database';
 
 const root = resolve(__dirname, '../../..');
 const OUTCOMES = ['finished', 'rolled-back', 'rejected', 'running', 'waiting', 'admin-review'] as const;

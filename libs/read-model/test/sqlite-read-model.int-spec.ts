@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openReadModel } from '../src/sql/open';
-import { describeReadModelContract } from '../src/testing/read-model-contract';
+import { describeReadModelContract } from './support/read-model-contract';
 
 describeReadModelContract('SQLite', async () => {
   const dir = await fs.mkdtemp(join(tmpdir(), 'simdeploy-rm-'));

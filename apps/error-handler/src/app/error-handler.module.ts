@@ -1,5 +1,4 @@
 import { BeforeApplicationShutdown, DynamicModule, Inject, Injectable, Module, OnApplicationBootstrap } from '@nestjs/common';
-import { EventStore } from '@simdeploy/event-store';
 import { CommandBus, CommandScheduler } from '@simdeploy/messaging';
 import { ReadModel } from '@simdeploy/read-model';
 import { FailureController, ReadSideModule, WorkerModule } from '@simdeploy/service-kit';

@@ -1,9 +1,9 @@
 import { ALL_STATUSES, ErrorStatus, SimDeployment, SimDeploymentEvent, Status, ValidationError, fold, isFinal } from '@simdeploy/domain';
 import type { RecordedEvent } from '@simdeploy/event-store';
 import { randomUUID } from 'node:crypto';
-import { ListQuery, NO_ERROR, listOrder } from '../list-query';
-import { CheckpointMovedError, applyBatch } from '../projection';
-import type { ReadModel } from '../read-model';
+import { ListQuery, NO_ERROR, listOrder } from '../../src/list-query';
+import { CheckpointMovedError, applyBatch } from '../../src/projection';
+import type { ReadModel } from '../../src/read-model';
 import { Outcome, lifecycle } from '@simdeploy/testing';
 
 export interface ReadModelFixture {

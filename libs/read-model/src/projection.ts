@@ -2,6 +2,7 @@ import { SimDeployment, evolve, isSimDeploymentEvent } from '@simdeploy/domain';
 import { Position, RecordedEvent, comparePositions } from '@simdeploy/event-store';
 import type { ProjectedChange, ProjectedDeployment, ProjectionTransaction } from './read-model';
 
+
 /** Another writer moved the checkpoint since this projector last committed: re-read it and resume from there. */
 export class CheckpointMovedError extends Error {
   constructor(
@@ -87,4 +88,41 @@ export function tallyDeltas(changes: readonly ProjectedChange[]): { owner: strin
     add(change.after, 1);
   }
   return [...deltas.values()].filter((d) => d.n !== 0);
+}
+
+/**
+ * A transaction that remembers the states it loaded and wrote, so a long run of batches by one
+ * writer (a rebuild, inside its single transaction) does not read back and parse rows it has
+ * just written. Only for a writer nobody else writes beside; `capacity` bounds the memory.
+ */
+export function withStateCache(tx: ProjectionTransaction, capacity = 20_000): ProjectionTransaction {
+  const cache = new Map<string, ProjectedDeployment>();
+  const remember = (id: string, row: ProjectedDeployment) => {
+    cache.delete(id);
+    cache.set(id, row);
+    if (cache.size > capacity) cache.delete(cache.keys().next().value as string);
+  };
+  return {
+    lockCheckpoint: () => tx.lockCheckpoint(),
+    setCheckpoint: (position) => tx.setCheckpoint(position),
+    reset: async () => {
+      cache.clear();
+      await tx.reset();
+    },
+    load: async (ids) => {
+      const found = new Map<string, ProjectedDeployment>();
+      const missing: string[] = [];
+      for (const id of ids) {
+        const row = cache.get(id);
+        if (row) found.set(id, row);
+        else missing.push(id);
+      }
+      if (missing.length > 0) for (const [id, row] of await tx.load(missing)) found.set(id, row);
+      return found;
+    },
+    write: async (changes) => {
+      await tx.write(changes);
+      for (const c of changes) remember(c.after.id, { state: c.after, position: c.position });
+    },
+  };
 }

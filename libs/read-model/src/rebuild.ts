@@ -1,7 +1,7 @@
 import { EventStore, Position, comparePositions } from '@simdeploy/event-store';
 import { Presets, SingleBar } from 'cli-progress';
 import { reachedHead } from './freshness';
-import { applyBatch } from './projection';
+import { applyBatch, withStateCache } from './projection';
 import { batches } from './projector';
 import type { ReadModel } from './read-model';
 
@@ -38,7 +38,8 @@ export async function rebuildReadModel(store: EventStore, readModel: ReadModel, 
   const started = Date.now();
   const head = await store.headPosition();
   let events = 0;
-  const checkpoint = await readModel.transaction(async (tx) => {
+  const checkpoint = await readModel.transaction(async (outer) => {
+    const tx = withStateCache(outer);
     await tx.reset();
     let position: Position | null = null;
     if (head === null) return position;

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDatabase, SqliteDialect } from 'kysely';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import pg from 'pg';
@@ -32,12 +32,33 @@ export async function openReadModel(url: string, options: OpenReadModelOptions =
   throw new RangeError(`READ_MODEL_URL must be sqlite:PATH, postgres://... or memory:; got "${url}"`);
 }
 
+/**
+ * Kysely prepares every query it runs; a list or a batch repeats the same few statements, so
+ * they are prepared once per connection (SQLite statements are reusable, and Kysely runs them
+ * one at a time).
+ */
+function withStatementCache(db: Database.Database, size = 256): SqliteDatabase {
+  const statements = new Map<string, Database.Statement>();
+  return {
+    close: () => db.close(),
+    prepare: (query: string) => {
+      let statement = statements.get(query);
+      if (!statement) {
+        statement = db.prepare(query);
+        statements.set(query, statement);
+        if (statements.size > size) statements.delete(statements.keys().next().value as string);
+      }
+      return statement;
+    },
+  };
+}
+
 function openSqlite(file: string, options: OpenReadModelOptions): ReadModel {
   const path = resolve(file);
   const openReader = async () => {
     const db = new Database(path, { readonly: true, fileMustExist: true });
     db.pragma('busy_timeout = 5000');
-    return db;
+    return withStatementCache(db);
   };
   if (options.readOnly) {
     // Opened at the first query: the gateway may create the file after this process starts.
@@ -51,7 +72,7 @@ function openSqlite(file: string, options: OpenReadModelOptions): ReadModel {
   connection.pragma('journal_mode = WAL');
   connection.pragma('synchronous = NORMAL');
   connection.pragma('busy_timeout = 5000');
-  const writer = new Kysely<ReadModelDatabase>({ dialect: new SqliteDialect({ database: connection }) });
+  const writer = new Kysely<ReadModelDatabase>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }) });
   const reader = new Kysely<ReadModelDatabase>({ dialect: new SqliteDialect({ database: openReader }) });
   return new SqlReadModel({
     dialect: 'sqlite',

@@ -90,6 +90,13 @@ describe('gateway over the persisted read model', () => {
     expect((await get(first.base, `/simulations/${ids[0]}`, await token('mallory'))).status).toBe(404);
   }, 60_000);
 
+  it('documents the list parameters in the OpenAPI, offset as deprecated', async () => {
+    const doc: any = await (await fetch(`${first.base}/docs-json`)).json();
+    const params = Object.fromEntries((doc.paths['/simulations'].get.parameters as any[]).map((p) => [p.name, p]));
+    expect(Object.keys(params)).toEqual(expect.arrayContaining(['cursor', 'labels', 'requestedFrom', 'requestedTo', 'includeTotal', 'offset']));
+    expect(params['offset'].deprecated).toBe(true);
+  });
+
   it('after a restart over thousands of deployments answers no request from a partial projection', async () => {
     await seed(store, 3000, 1000);
     const total = async () => (await get(first.base, '/simulations?limit=1', admin)).json?.total;

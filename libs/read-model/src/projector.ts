@@ -27,13 +27,27 @@ const TIMED_OUT = Symbol('timed out');
 /**
  * Groups a feed into batches: up to `size` events, or what arrived until `waitMs` after the
  * first one. A pending read carries over to the next batch, so nothing is lost or reordered.
+ * With `idleMs`, a feed quiet that long yields an empty batch, for a caller that must notice
+ * it has read everything there is (a live feed never ends by itself).
  */
-export async function* batches<T>(feed: AsyncIterable<T>, size: number, waitMs: number): AsyncGenerator<T[]> {
+export async function* batches<T>(feed: AsyncIterable<T>, size: number, waitMs: number, idleMs?: number): AsyncGenerator<T[]> {
   const iterator = feed[Symbol.asyncIterator]();
   let pending: Promise<IteratorResult<T>> | null = null;
   for (;;) {
     pending ??= iterator.next();
-    const first = await pending;
+    let first: IteratorResult<T> | typeof TIMED_OUT;
+    if (idleMs === undefined) {
+      first = await pending;
+    } else {
+      let idleTimer: NodeJS.Timeout | undefined;
+      const idle = new Promise<typeof TIMED_OUT>((resolve) => (idleTimer = setTimeout(() => resolve(TIMED_OUT), idleMs)));
+      first = await Promise.race([pending, idle]);
+      clearTimeout(idleTimer);
+      if (first === TIMED_OUT) {
+        yield [];
+        continue;
+      }
+    }
     pending = null;
     if (first.done) return;
     const batch = [first.value];

@@ -45,12 +45,14 @@ export async function rebuildReadModel(store: EventStore, readModel: ReadModel, 
     if (head === null) return position;
     const feed = store.subscribeToAll({ from: 'start' });
     try {
-      for await (const batch of batches(feed, batchSize, 50)) {
-        position = (await applyBatch(tx, batch, position)).checkpoint;
-        events += batch.length;
-        options.onProgress?.({ events, position, head, elapsedMs: Date.now() - started });
-        if (position !== null && comparePositions(position, head) >= 0) break;
-        // A short batch means the feed went quiet: ask whether anything up to the head is left.
+      for await (const batch of batches(feed, batchSize, 50, 100)) {
+        if (batch.length > 0) {
+          position = (await applyBatch(tx, batch, position)).checkpoint;
+          events += batch.length;
+          options.onProgress?.({ events, position, head, elapsedMs: Date.now() - started });
+          if (position !== null && comparePositions(position, head) >= 0) break;
+        }
+        // A short (or empty) batch means the feed went quiet: ask whether anything up to the head is left.
         if (batch.length < batchSize && (await reachedHead(store, position, head))) break;
       }
     } finally {

@@ -67,4 +67,25 @@ describe('rebuilding the read model', () => {
     expect(text).toMatch(new RegExp(`rebuilt the read model from ${result.events.toLocaleString('en')} events in [\\d.]+ s: [\\d,]+ events/s`));
     expect(await readModel.count({})).toBe(ids.length + 1);
   });
+
+  it('ends when the last batch is full and the head lies past the last event (as JetStream names it)', async () => {
+    class PaddedHead extends InMemoryEventStore {
+      override async headPosition(): Promise<string | null> {
+        const last = await super.headPosition();
+        return last === null ? null : String(BigInt(last) + 999n);
+      }
+    }
+    const padded = new PaddedHead();
+    for (let i = 0; i < 10; i++) {
+      const id = randomUUID();
+      await padded.append(id, lifecycle({ id, owner: 'u', requestedAt: Date.parse('2026-06-01T00:00:00Z') + i }), NO_STREAM);
+    }
+    const total = (await padded.readAll({ from: 'start' })).length;
+    const result = await Promise.race([
+      rebuildReadModel(padded, readModel, { batchSize: total / 2 }),
+      new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 5_000)),
+    ]);
+    expect(result).toMatchObject({ events: total });
+    expect(await readModel.count({})).toBe(10);
+  });
 });

@@ -45,7 +45,9 @@ export class ErrorFilter implements ExceptionFilter {
   catch(error: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     const payload = toErrorBody(error);
-    if (payload.statusCode >= 500) this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    // 503 is an expected state (readiness while the read model catches up after a start), not a fault.
+    if (payload.statusCode === HttpStatus.SERVICE_UNAVAILABLE) this.logger.warn(`503: ${error instanceof Error ? error.message : String(error)}`);
+    else if (payload.statusCode >= 500) this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
     void reply.status(payload.statusCode).send(payload);
   }
 }

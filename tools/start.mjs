@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Brings the whole system up on this machine, on the embedded defaults:
-//   nats-server with JetStream (the command bus and the event store), the gateway, the
+//   nats-server with JetStream (the command bus and the event store), the gateway (which
+//   projects the events into the SQLite read model in the state folder), the
 //   launcher, the terminator and the error handler, and the local runtime (nodes are
 //   slots here, pods are child processes running the simulator command).
 // Prints the gateway URL and ready-to-use tokens. Ctrl-C stops everything, pods included.
@@ -244,6 +245,8 @@ async function main() {
     say('installing dependencies (npm ci)');
     if (!run('npm', ['ci', '--no-audit', '--no-fund'])) fail('npm ci failed');
   }
+  // The embedded read model's SQLite driver is a native addon: make sure it is built.
+  if (!run(process.execPath, [path.join(root, 'tools/ensure-native.cjs')])) fail('the SQLite driver (better-sqlite3) could not be built');
   if (!args['no-build']) {
     say('building');
     if (!run('npm', ['run', '--silent', 'build'])) fail('build failed');
@@ -280,6 +283,8 @@ async function main() {
     HOST: process.env.HOST ?? '127.0.0.1',
     LOCAL_STATE_DIR: localStateDir,
     LOG_ARCHIVE_DIR: process.env.LOG_ARCHIVE_DIR ?? path.join(stateDir, 'logs'),
+    // The gateway projects into this file; the error handler reads it beside it.
+    READ_MODEL_URL: process.env.READ_MODEL_URL ?? `sqlite:${path.join(stateDir, 'read-model.sqlite')}`,
   };
   const metrics = {};
   for (const service of SERVICES) {

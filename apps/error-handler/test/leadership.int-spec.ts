@@ -13,6 +13,7 @@ import {
 import { loadConfig } from '@simdeploy/config';
 import { Actor, DomainError, SimDeploymentCommand, Status, command } from '@simdeploy/domain';
 import { JetStreamEventStore } from '@simdeploy/event-store';
+import { Projector, ReadModel, openReadModel } from '@simdeploy/read-model';
 import { DeploymentCommandHandler, ProviderRegistry } from '@simdeploy/workflows';
 import { CommandKind, JetStreamCommandBus, NATS_CONNECTION } from '@simdeploy/messaging';
 import { uniqueName, waitFor } from '@simdeploy/testing';
@@ -37,6 +38,9 @@ describe('error handler: one active replica, a standby that takes over', () => {
   let nc: NatsConnection;
   let handler: DeploymentCommandHandler;
   let bus: JetStreamCommandBus;
+  // The gateway's part: it projects the read model the error handlers read their active deployments from.
+  let readModel: ReadModel;
+  let projector: Projector;
   const replicas: Replica[] = [];
 
   const exec = async <T extends SimDeploymentCommand['type']>(id: string, type: T, data: Extract<SimDeploymentCommand, { type: T }>['data']) => {
@@ -99,6 +103,7 @@ describe('error handler: one active replica, a standby that takes over', () => {
       LEADER_LEASE_BUCKET: name,
       RECONCILE_INTERVAL_MS: '200',
       RECONCILE_GRACE_MS: '500',
+      READ_MODEL_URL: `sqlite:${join(stateDir, 'read-model.sqlite')}`,
     });
     nc = await connect({ servers: config.NATS_URL });
     const store = await JetStreamEventStore.create(nc, { streamName: config.EVENTS_STREAM, subjectPrefix: config.EVENTS_SUBJECT_PREFIX });
@@ -106,10 +111,16 @@ describe('error handler: one active replica, a standby that takes over', () => {
     const topology = { streamName: config.COMMANDS_STREAM, subjectPrefix: config.COMMANDS_SUBJECT_PREFIX };
     await JetStreamCommandBus.ensureTopology(nc, topology);
     bus = new JetStreamCommandBus(nc, topology);
+    readModel = await openReadModel(config.READ_MODEL_URL);
+    await readModel.migrate();
+    projector = new Projector(store, readModel);
+    projector.start();
   });
 
   afterAll(async () => {
     await Promise.allSettled(replicas.map((r) => r.runner.stop()));
+    await projector?.stop();
+    await readModel?.close();
     const jsm = await jetstreamManager(nc);
     for (const stream of [config.EVENTS_STREAM, config.COMMANDS_STREAM, `KV_${config.LEADER_LEASE_BUCKET}`]) {
       await jsm.streams.delete(stream).catch(() => undefined);

@@ -58,6 +58,16 @@ describe('loadConfig', () => {
     expect(loadConfig(GatewayConfig, { JWT_SECRET: SECRET }).PORT).toBe(3000);
     expect(loadConfig(GatewayConfig, { JWKS_URL: 'https://idp.example/.well-known/jwks.json' }).JWT_SECRET).toBeUndefined();
   });
+
+  it('reads where the read model lives, SQLite by default, and names a bad URL', () => {
+    expect(loadConfig(WorkerConfig, {}).READ_MODEL_URL).toBe('sqlite:.simdeploy/read-model.sqlite');
+    expect(loadConfig(WorkerConfig, { READ_MODEL_URL: 'postgres://simdeploy@db:5432/simdeploy' }).READ_MODEL_URL).toMatch(/^postgres:/);
+    expect(() => loadConfig(WorkerConfig, { READ_MODEL_URL: 'mysql://db' })).toThrow(/READ_MODEL_URL: must be sqlite:PATH .*postgres:\/\/.*\(got "mysql:\/\/db"\)/);
+    const gateway = loadConfig(GatewayConfig, { JWT_SECRET: SECRET });
+    expect(gateway).toMatchObject({ READ_MODEL_PROJECTOR: true, READ_MODEL_BATCH_SIZE: 1000, READ_YOUR_WRITES_MS: 2000 });
+    expect(loadConfig(GatewayConfig, { JWT_SECRET: SECRET, READ_MODEL_PROJECTOR: 'false' }).READ_MODEL_PROJECTOR).toBe(false);
+    expect(() => loadConfig(GatewayConfig, { JWT_SECRET: SECRET, READ_MODEL_PROJECTOR: 'sometimes' })).toThrow(/READ_MODEL_PROJECTOR/);
+  });
 });
 
 describe('observability settings', () => {

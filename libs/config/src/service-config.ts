@@ -92,6 +92,14 @@ export class CommonConfig {
   @IsOptional()
   @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] }, { message: 'must be the http(s) URL of an OTLP collector, e.g. http://otel-collector:4318' })
   OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+
+  /**
+   * Where the read model (lists, views, the reconciler's active deployments) lives: a SQLite
+   * file (the embedded default; the gateway writes it, the error handler reads it) or
+   * PostgreSQL shared by every replica in production.
+   */
+  @Matches(/^(sqlite:.+|postgres(ql)?:\/\/\S+)$/, { message: 'must be sqlite:PATH (embedded default) or a postgres://user@host:5432/db URL' })
+  READ_MODEL_URL = 'sqlite:.simdeploy/read-model.sqlite';
 }
 
 const AWS_REQUIRED = '(required when PROVIDER=aws or ENABLE_AWS=true)';
@@ -592,4 +600,24 @@ export class GatewayConfig extends CommonConfig {
   @IsInt({ message: 'must be a whole number of bytes' })
   @Min(1024)
   BODY_LIMIT_BYTES: number = 64 * 1024;
+
+  /** Whether this gateway projects the events into the read model; on a shared one only a lock holder does at a time. */
+  @Transform(({ obj }: { obj: Record<string, unknown> }) => parseBoolean(obj['READ_MODEL_PROJECTOR'] ?? 'true'))
+  @IsBoolean({ message: 'must be "true" or "false"' })
+  READ_MODEL_PROJECTOR: boolean = true;
+
+  @IsInt({ message: 'must be a whole number of events' })
+  @Min(1)
+  @Max(10_000)
+  READ_MODEL_BATCH_SIZE: number = 1000;
+
+  /** How long a read waits for the projection to show the caller's own launch or stop. */
+  @IsInt({ message: 'must be a whole number of milliseconds' })
+  @Min(0)
+  READ_YOUR_WRITES_MS: number = 2_000;
+
+  /** How long a read waits, after a start, for the projection to reach the store's head before it answers 503. */
+  @IsInt({ message: 'must be a whole number of milliseconds' })
+  @Min(0)
+  READ_MODEL_READY_WAIT_MS: number = 5_000;
 }

@@ -100,6 +100,13 @@ export abstract class EventStore {
    */
   abstract subscribeToAll(options: { from: From }): EventSubscription;
 
+  /**
+   * A position at or after every deployment event the store holds now, and before any event
+   * appended later; null when the store holds none. Projections compare it with their
+   * checkpoint to know when they have caught up with what was there at their start.
+   */
+  abstract headPosition(): Promise<Position | null>;
+
   /** Whether the store answers now (for readiness checks). */
   abstract ping(): Promise<boolean>;
 

@@ -26,6 +26,8 @@ export interface DeploymentView {
   spec: SimDeployment['spec'];
   nodes: { role: string; index: number; instanceId: string | null; nodeName: string | null }[];
   pods: { name: string; role: string; robot: string | null }[];
+  /** What the current launch step waits for, as the provider named it (an image pull backing off, say); null when nothing. */
+  waiting: { stage: Status; step: string; code: string; message: string; since: string } | null;
   stop: { at: string; by: string; reason: string } | null;
   /** Why a running simulation stopped itself: a pod that exited, with its last log lines. */
   workloadFailure: { at: string; code: string; message: string; logs: string[] } | null;
@@ -67,6 +69,9 @@ export function toView(state: SimDeployment): DeploymentView {
       nodeName: n.nodeName ?? null,
     })),
     pods: state.pods.map((p) => ({ name: p.name, role: p.role, robot: p.robot ?? null })),
+    waiting: state.waiting
+      ? { stage: state.waiting.stage, step: state.waiting.step, code: state.waiting.code, message: state.waiting.message, since: state.waiting.since }
+      : null,
     stop: state.stop ? { at: state.stop.at, by: state.stop.by.subject, reason: state.stop.reason } : null,
     workloadFailure: state.workloadFailure
       ? { at: state.workloadFailure.at, code: state.workloadFailure.error.code, message: state.workloadFailure.error.message, logs: [...(state.workloadFailure.logs ?? [])] }

@@ -1,3 +1,12 @@
 export * from './deployment-view';
-export * from './deployments-read-model';
 export * from './held-resources';
+export * from './list-query';
+export * from './read-model';
+export * from './projection';
+export * from './projector';
+export * from './freshness';
+export * from './rebuild';
+export * from './in-memory-read-model';
+export * from './sql/sql-read-model';
+export * from './sql/open';
+export { migrations as readModelMigrations } from './sql/schema';

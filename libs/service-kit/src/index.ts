@@ -4,3 +4,4 @@ export * from './providers.factory';
 export * from './run-service';
 export * from './command.controllers';
 export * from './observability';
+export * from './read-side.module';

@@ -2,27 +2,28 @@ import { Status } from '@simdeploy/domain';
 import { CommandKind } from '@simdeploy/messaging';
 import { waitFor } from '@simdeploy/testing';
 import { randomUUID } from 'node:crypto';
-import { DeploymentsReadModel } from '@simdeploy/read-model';
+import { InMemoryReadModel, Projector } from '@simdeploy/read-model';
 import { Reconciler, SystemClock } from '@simdeploy/workflows';
 import { TestSystem } from './support/system';
 
 describe('Reconciler', () => {
   let sys: TestSystem;
-  let readModel: DeploymentsReadModel;
+  const readModel = new InMemoryReadModel();
+  let projector: Projector;
 
-  const active = async () => readModel.list({ status: '!Terminated,Rejected', limit: Number.MAX_SAFE_INTEGER, offset: 0 }).items;
+  const active = () => readModel.active();
   const reconciler = (graceMs: number) =>
     new Reconciler(active, sys.handler, sys.dispatcher, sys.bus, sys.scheduler, new SystemClock(), { graceMs });
 
   beforeAll(async () => {
     // No launcher yet: commands stay queued until a test starts one.
     sys = await TestSystem.start({ services: ['terminator', 'error-handler'] });
-    readModel = new DeploymentsReadModel(sys.store);
-    readModel.start();
+    projector = new Projector(sys.store, readModel);
+    projector.start();
   });
 
   afterAll(async () => {
-    await readModel?.stop();
+    await projector?.stop();
     await sys?.close();
   });
 
@@ -73,7 +74,7 @@ describe('Reconciler', () => {
       error: { code: 'InjectedFault', message: 'lost on the way', transient: false },
       attempt: 1,
     });
-    await waitFor(() => readModel.get(stopping)?.status === Status.ToBeTerminated && readModel.get(failed)?.errorStatus, {
+    await waitFor(async () => (await readModel.get(stopping))?.status === Status.ToBeTerminated && (await readModel.get(failed))?.errorStatus, {
       description: 'both in the read model',
     });
 

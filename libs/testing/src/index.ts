@@ -4,3 +4,5 @@ export type { NatsServerHandle, StartNatsServerOptions } from './nats-server';
 export { uniqueName } from './unique-name';
 export { waitFor } from './wait-for';
 export type { WaitForOptions } from './wait-for';
+export { lifecycle } from './lifecycles';
+export type { LifecycleOptions, Outcome } from './lifecycles';

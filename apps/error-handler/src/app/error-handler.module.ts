@@ -1,8 +1,7 @@
 import { BeforeApplicationShutdown, DynamicModule, Inject, Injectable, Module, OnApplicationBootstrap } from '@nestjs/common';
-import { EventStore } from '@simdeploy/event-store';
 import { CommandBus, CommandScheduler } from '@simdeploy/messaging';
-import { DeploymentsReadModel } from '@simdeploy/read-model';
-import { FailureController, WorkerModule } from '@simdeploy/service-kit';
+import { ReadModel } from '@simdeploy/read-model';
+import { FailureController, ReadSideModule, WorkerModule } from '@simdeploy/service-kit';
 import {
   Clock,
   DeploymentCommandHandler,
@@ -29,7 +28,6 @@ export class LeaderJobs implements OnApplicationBootstrap, BeforeApplicationShut
   private readonly runner: PeriodicJobRunner;
 
   constructor(
-    private readonly readModel: DeploymentsReadModel,
     private readonly timers: TimerDuty,
     @Inject(LEADER_JOBS) jobs: PeriodicJob[],
   ) {
@@ -37,7 +35,6 @@ export class LeaderJobs implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   onApplicationBootstrap(): void {
-    this.readModel.start();
     this.timers.start();
     this.runner.start();
   }
@@ -45,7 +42,6 @@ export class LeaderJobs implements OnApplicationBootstrap, BeforeApplicationShut
   async beforeApplicationShutdown(): Promise<void> {
     await this.runner.stop();
     await this.timers.stop();
-    await this.readModel.stop();
   }
 }
 
@@ -55,15 +51,18 @@ export class ErrorHandlerModule {
     return {
       module: ErrorHandlerModule,
       // Only the leader runs this module: its timers need no lease of their own.
-      imports: [WorkerModule.forRoot(config, 'error-handler', registry, { timerLeadership: false, healthServer: false })],
+      imports: [
+        WorkerModule.forRoot(config, 'error-handler', registry, { timerLeadership: false, healthServer: false }),
+        // Read only: the gateway projects (on SQLite this process opens the same file beside it).
+        ReadSideModule.forRoot(config, { readOnly: true }),
+      ],
       controllers: [FailureController],
       providers: [
-        { provide: DeploymentsReadModel, inject: [EventStore], useFactory: (store: EventStore) => new DeploymentsReadModel(store) },
         {
           provide: Reconciler,
-          inject: [DeploymentsReadModel, DeploymentCommandHandler, Dispatcher, CommandBus, CommandScheduler, Clock],
+          inject: [ReadModel, DeploymentCommandHandler, Dispatcher, CommandBus, CommandScheduler, Clock],
           useFactory: (
-            readModel: DeploymentsReadModel,
+            readModel: ReadModel,
             handler: DeploymentCommandHandler,
             dispatcher: Dispatcher,
             bus: CommandBus,
@@ -71,7 +70,7 @@ export class ErrorHandlerModule {
             clock: Clock,
           ) =>
             new Reconciler(
-              async () => readModel.list({ status: '!Terminated,Rejected', limit: Number.MAX_SAFE_INTEGER, offset: 0 }).items,
+              () => readModel.active(),
               handler,
               dispatcher,
               bus,

@@ -1,7 +1,7 @@
 import { DynamicModule, Module, ValidationPipe } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { GatewayConfig } from '@simdeploy/config';
-import { CoreModule } from '@simdeploy/service-kit';
+import { CoreModule, ReadSideModule } from '@simdeploy/service-kit';
 import { JwtAuthGuard } from './auth/jwt-auth.guard';
 import { TokenVerifier } from './auth/token-verifier';
 import { AdminController } from './controllers/admin.controller';
@@ -18,7 +18,11 @@ export class GatewayModule {
   static forRoot(config: GatewayConfig): DynamicModule {
     return {
       module: GatewayModule,
-      imports: [CoreModule.forRoot(config, 'gateway')],
+      imports: [
+        CoreModule.forRoot(config, 'gateway'),
+        // On a shared read model (PostgreSQL) every gateway tries; the projector lock lets one project at a time.
+        ReadSideModule.forRoot(config, { project: config.READ_MODEL_PROJECTOR, batchSize: config.READ_MODEL_BATCH_SIZE }),
+      ],
       controllers: [SimulationsController, AdminController, HealthController, MetricsController],
       providers: [
         DeploymentsGauge,

@@ -4,6 +4,9 @@ import { connect, NatsConnection } from '@nats-io/transport-node';
 import { GatewayConfig, loadConfig } from '@simdeploy/config';
 import { uniqueName } from '@simdeploy/testing';
 import { SignJWT } from 'jose';
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createGatewayApp } from '../../src/app/create-app';
 
 export const SECRET = 'test-secret-with-at-least-32-characters!';
@@ -23,11 +26,22 @@ export interface TestGateway {
   config: GatewayConfig;
   /** A connection of the test's own, to look at the streams. */
   nc: NatsConnection;
+  /** Stops the app only: streams and the read model stay, for another gateway over them. */
+  stopApp(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** The gateway listening on a free port, on stream names no other test uses; close() deletes them. */
-export async function startTestGateway(prefix: string): Promise<TestGateway> {
+export interface TestGatewayOptions {
+  /** Settings on top of the test's own (another gateway over the same streams and read model, say). */
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * The gateway listening on a free port, on stream names and a SQLite read model no other test
+ * uses; close() deletes them.
+ */
+export async function startTestGateway(prefix: string, options: TestGatewayOptions = {}): Promise<TestGateway> {
+  const dir = options.env?.['READ_MODEL_URL'] ? null : await fs.mkdtemp(join(tmpdir(), 'simdeploy-gw-'));
   const config = loadConfig(GatewayConfig, {
     NATS_URL: process.env['NATS_URL'],
     JWT_SECRET: SECRET,
@@ -35,6 +49,8 @@ export async function startTestGateway(prefix: string): Promise<TestGateway> {
     EVENTS_SUBJECT_PREFIX: uniqueName(`${prefix}ev`).toLowerCase(),
     COMMANDS_STREAM: uniqueName(`${prefix}_CMDS`),
     COMMANDS_SUBJECT_PREFIX: uniqueName(`${prefix}cmd`).toLowerCase(),
+    ...(dir ? { READ_MODEL_URL: `sqlite:${join(dir, 'read-model.sqlite')}` } : {}),
+    ...options.env,
   });
   const app = await createGatewayApp(config, { logger: false });
   await app.listen(0, '127.0.0.1');
@@ -45,8 +61,10 @@ export async function startTestGateway(prefix: string): Promise<TestGateway> {
     base,
     config,
     nc,
+    stopApp: () => app.close(),
     async close() {
       await app.close();
+      if (dir) await fs.rm(dir, { recursive: true, force: true });
       const jsm = await jetstreamManager(nc);
       await jsm.streams.delete(config.EVENTS_STREAM).catch(() => undefined);
       await jsm.streams.delete(config.COMMANDS_STREAM).catch(() => undefined);

@@ -329,6 +329,15 @@ export class EsdbEventStore extends EventStore {
     return position;
   }
 
+  /** The last record of $all, whatever its stream: every deployment event is at or before it. */
+  async headPosition(): Promise<Position | null> {
+    try {
+      return (await this.lastPosition()) ?? null;
+    } catch (error) {
+      throw toPortError(error, { operation: 'read the end of $all' });
+    }
+  }
+
   /** A read that outlives the timeout is cancelled, so readiness probes do not pile up calls. */
   async ping(): Promise<boolean> {
     const timeout = new AbortController();

@@ -100,6 +100,10 @@ export class InMemoryEventStore extends EventStore {
     }
   }
 
+  async headPosition(): Promise<string | null> {
+    return this.all[this.all.length - 1]?.position ?? null;
+  }
+
   async ping(): Promise<boolean> {
     return !this.closed;
   }

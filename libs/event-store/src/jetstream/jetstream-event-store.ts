@@ -94,6 +94,11 @@ const isStoredEvent = (value: unknown): value is StoredEvent =>
   typeof (value as { data?: unknown }).data === 'object';
 
 const positionOf = (seq: number, index: number): bigint => BigInt(seq) * POSITION_FACTOR + BigInt(index);
+/** The same position as text; plain arithmetic while it stays exact (it does for any real stream), as decoding is the hot path of a replay. */
+const SAFE_SEQ = Math.floor(Number.MAX_SAFE_INTEGER / MAX_EVENTS_PER_APPEND) - 1;
+const positionText = (seq: number, index: number): string =>
+  seq < SAFE_SEQ ? String(seq * MAX_EVENTS_PER_APPEND + index) : positionOf(seq, index).toString();
+const utf8 = new TextDecoder();
 
 function parseSequence(value: string, what: string): number {
   if (!/^\d+$/.test(value)) throw new RangeError(`${what} "${value}" is not a JetStream revision`);
@@ -306,6 +311,12 @@ export class JetStreamEventStore extends EventStore {
     return subscription;
   }
 
+  /** The last message's highest possible position: a message holds up to 1000 events. */
+  override async headPosition(): Promise<string | null> {
+    const lastSeq = await this.lastSequence();
+    return lastSeq === 0 ? null : positionOf(lastSeq, MAX_EVENTS_PER_APPEND - 1).toString();
+  }
+
   override async ping(): Promise<boolean> {
     try {
       await this.jsm.streams.info(this.streamName);
@@ -374,7 +385,7 @@ export class JetStreamEventStore extends EventStore {
   private decode(message: StoreMessage): RecordedEvent[] {
     let body: unknown;
     try {
-      body = JSON.parse(new TextDecoder().decode(message.data));
+      body = JSON.parse(utf8.decode(message.data));
     } catch {
       body = null;
     }
@@ -387,7 +398,7 @@ export class JetStreamEventStore extends EventStore {
       data: event.data,
       ...(event.metadata === undefined ? {} : { metadata: event.metadata }),
       revision: String(message.seq),
-      position: positionOf(message.seq, index).toString(),
+      position: positionText(message.seq, index),
       recordedAt: message.recordedAt,
     }));
   }

@@ -250,6 +250,19 @@ export function describeEventStoreContract(
       expect(strictlyIncreasing(limited.map((e) => e.position))).toBe(true);
     });
 
+    it('names a head position at or after every event held now and before every event appended later', async () => {
+      const { store, newStreamId } = f();
+      const id = newStreamId();
+      const first = await store.append(id, [event('A', {}), event('B', {})], NO_STREAM);
+      const head = await store.headPosition();
+      expect(head).not.toBeNull();
+      expect(comparePositions(head as Position, first.position)).toBeGreaterThanOrEqual(0);
+      const later = await store.append(newStreamId(), [event('C', {})], NO_STREAM);
+      expect(comparePositions(later.position, head as Position)).toBeGreaterThan(0);
+      const next = await store.headPosition();
+      expect(comparePositions(next as Position, later.position)).toBeGreaterThanOrEqual(0);
+    });
+
     it('delivers every later event once and in order to a subscription from a position, until closed', async () => {
       const { store, newStreamId } = f();
       const streams = [newStreamId(), newStreamId(), newStreamId()];

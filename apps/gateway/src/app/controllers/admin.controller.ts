@@ -16,8 +16,8 @@ export class AdminController {
 
   /** Deployments in AdminReview, with their failure history and what they may still hold. */
   @Get('reviews')
-  reviews(): ReviewView[] {
-    return this.admin.reviews();
+  reviews(@CurrentPrincipal() principal: Principal): Promise<ReviewView[]> {
+    return this.admin.reviews(principal);
   }
 
   @Post('simulations/:id/retry')

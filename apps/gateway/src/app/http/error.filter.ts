@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { IllegalTransitionError, NotFoundError, ValidationError } from '@simdeploy/domain';
 import { ConcurrencyError, StoreUnavailableError, StreamDeletedError, StreamTruncatedError } from '@simdeploy/event-store';
+import { ReadModelUnavailableError } from '@simdeploy/read-model';
 import { TooMuchContentionError } from '@simdeploy/workflows';
 import type { FastifyReply } from 'fastify';
 
@@ -34,6 +35,7 @@ export function toErrorBody(error: unknown): ErrorBody {
   if (error instanceof StreamDeletedError || error instanceof StreamTruncatedError) {
     return body(HttpStatus.GONE, `the history of simulation ${error.streamId} was deleted or truncated in the event store`);
   }
+  if (error instanceof ReadModelUnavailableError) return body(HttpStatus.SERVICE_UNAVAILABLE, 'the read model is not ready (catching up with the event store after a start); try again shortly');
   const status = (error as { statusCode?: unknown }).statusCode;
   // Fastify's own errors (malformed JSON, body too large, wrong content type) carry a 4xx code.
   if (typeof status === 'number' && status >= 400 && status < 500) return body(status, (error as Error).message);
@@ -47,7 +49,9 @@ export class ErrorFilter implements ExceptionFilter {
   catch(error: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     const payload = toErrorBody(error);
-    if (payload.statusCode >= 500) this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    // 503 is an expected state (readiness while the read model catches up after a start), not a fault.
+    if (payload.statusCode === HttpStatus.SERVICE_UNAVAILABLE) this.logger.warn(`503: ${error instanceof Error ? error.message : String(error)}`);
+    else if (payload.statusCode >= 500) this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
     void reply.status(payload.statusCode).send(payload);
   }
 }

@@ -1,6 +1,7 @@
 import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { ALL_ERROR_STATUSES, ALL_STATUSES } from '@simdeploy/domain';
+import { NO_ERROR, ReadModel, type ErrorStatusFilterValue } from '@simdeploy/read-model';
 import { cachedSource, deploymentsGauge } from '@simdeploy/telemetry';
-import { SimulationsService } from '../services/simulations.service';
 
 export interface DeploymentCount {
   status: string;
@@ -14,17 +15,6 @@ export type DeploymentCounts = () => Promise<readonly DeploymentCount[]>;
 /** How often a scrape may recount; several Prometheus servers share the count. */
 const RECOUNT_AFTER_MS = 5_000;
 
-export function countByStatus(items: Iterable<{ status: string; errorStatus: string | null }>): DeploymentCount[] {
-  const counts = new Map<string, DeploymentCount>();
-  for (const { status, errorStatus } of items) {
-    const key = `${status}\0${errorStatus ?? ''}`;
-    const entry = counts.get(key) ?? { status, errorStatus, count: 0 };
-    entry.count += 1;
-    counts.set(key, entry);
-  }
-  return [...counts.values()];
-}
-
 /**
  * `simdeploy_deployments{status, error_status}` from the gateway's read model. Every gateway
  * replica reports the same figures: alert on max(), not sum().
@@ -33,11 +23,20 @@ export function countByStatus(items: Iterable<{ status: string; errorStatus: str
 export class DeploymentsGauge implements OnModuleInit, OnModuleDestroy {
   private remove?: () => void;
 
-  constructor(private readonly simulations: SimulationsService) {}
+  constructor(private readonly readModel: ReadModel) {}
 
-  /** The read model's counts. The one line to change when the read model changes. */
-  private readonly counts: DeploymentCounts = async () =>
-    countByStatus(this.simulations.projection.list({ limit: Number.MAX_SAFE_INTEGER, offset: 0 }).items);
+  /** The read model's tallies, one cheap count per status and error status. */
+  private readonly counts: DeploymentCounts = async () => {
+    const pairs = ALL_STATUSES.flatMap((status) => [...ALL_ERROR_STATUSES, NO_ERROR].map((error) => [status, error as ErrorStatusFilterValue] as const));
+    const counted = await Promise.all(
+      pairs.map(async ([status, error]) => ({
+        status,
+        errorStatus: error === NO_ERROR ? null : error,
+        count: await this.readModel.count({ statuses: [status], errorStatuses: [error] }),
+      })),
+    );
+    return counted.filter((c) => c.count > 0);
+  };
 
   onModuleInit(): void {
     const counts = cachedSource(this.counts, RECOUNT_AFTER_MS);

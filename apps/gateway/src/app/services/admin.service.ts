@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { ErrorStatus, SimDeployment } from '@simdeploy/domain';
-import { DeploymentView, HeldResources, heldResources, toView } from '@simdeploy/read-model';
+import { ErrorStatus, SimDeployment, Status } from '@simdeploy/domain';
+import { DeploymentView, HeldResources, ReadModel, heldResources, toView } from '@simdeploy/read-model';
 import { Principal } from '../auth/principal';
 import { SimulationsService } from './simulations.service';
 
@@ -13,12 +13,16 @@ export interface ReviewView extends DeploymentView {
 /** What an operator does with deployments the error handler gave up on. Each action is an event. */
 @Injectable()
 export class AdminService {
-  constructor(private readonly simulations: SimulationsService) {}
+  constructor(
+    private readonly simulations: SimulationsService,
+    private readonly readModel: ReadModel,
+  ) {}
 
-  reviews(): ReviewView[] {
-    return this.simulations.projection
-      .list({ errorStatus: ErrorStatus.AdminReview, status: '!Terminated', limit: 10_000, offset: 0 })
-      .items.map((state) => ({ ...toView(state), failures: state.failures, held: heldResources(state) }));
+  async reviews(principal: Principal): Promise<ReviewView[]> {
+    await this.simulations.ensureFresh(principal);
+    const statuses = Object.values(Status).filter((s) => s !== Status.Terminated);
+    const { items } = await this.readModel.list({ errorStatuses: [ErrorStatus.AdminReview], statuses, limit: 10_000 });
+    return items.map((state) => ({ ...toView(state), failures: state.failures, held: heldResources(state) }));
   }
 
   async retry(principal: Principal, id: string): Promise<DeploymentView> {

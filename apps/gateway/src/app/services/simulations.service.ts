@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { GatewayConfig } from '@simdeploy/config';
 import {
   DomainError,
@@ -11,7 +11,18 @@ import {
   command,
 } from '@simdeploy/domain';
 import { EventStore, Position, RecordedEvent } from '@simdeploy/event-store';
-import { DeploymentView, DeploymentsReadModel, toView } from '@simdeploy/read-model';
+import {
+  DeploymentView,
+  ListQuery,
+  ProjectionFreshness,
+  ReadModel,
+  ReadModelUnavailableError,
+  parseErrorStatuses,
+  parseInstant,
+  parseLabels,
+  parseStatuses,
+  toView,
+} from '@simdeploy/read-model';
 import { SERVICE_CONFIG } from '@simdeploy/service-kit';
 import { withContext } from '@simdeploy/telemetry';
 import { Clock, DeploymentCommandHandler, Dispatcher } from '@simdeploy/workflows';
@@ -22,9 +33,12 @@ import { ListSimulationsQuery } from '../dtos/list-simulations.query';
 
 export interface SimulationList {
   items: DeploymentView[];
-  total: number;
+  /** Every match: given when it is cheap (no label or time filter) or asked for with includeTotal. */
+  total?: number;
   limit: number;
   offset: number;
+  /** Pass as `cursor` for the next page; null on the last one. */
+  nextCursor: string | null;
 }
 
 export interface RecordedEventView {
@@ -36,36 +50,28 @@ export interface RecordedEventView {
   metadata: object;
 }
 
-/** How long a list waits for the read model to show this gateway's own latest write. */
-const READ_YOUR_WRITES_MS = 2_000;
+/** Callers whose latest write this gateway remembers, for read-your-writes; the oldest are forgotten first. */
+const REMEMBERED_WRITERS = 10_000;
 
 /**
  * The gateway's use cases. Commands go through the domain (decide) and are appended with
- * an expected revision before the worker is told; reads of one deployment come straight
- * from its stream, so a caller always sees its own writes.
+ * an expected revision before the worker is told. Lists and views come from the read model,
+ * once it has caught up with the store as of this gateway's start, and after the caller's own
+ * latest write here is in it (bounded by READ_YOUR_WRITES_MS).
  */
 @Injectable()
-export class SimulationsService implements OnModuleInit, OnModuleDestroy {
-  private readonly readModel: DeploymentsReadModel;
-  private lastWrite: Position | null = null;
+export class SimulationsService {
+  private readonly lastWrites = new Map<string, Position>();
 
   constructor(
     private readonly handler: DeploymentCommandHandler,
     private readonly store: EventStore,
     private readonly dispatcher: Dispatcher,
     private readonly clock: Clock,
+    private readonly readModel: ReadModel,
+    private readonly freshness: ProjectionFreshness,
     @Inject(SERVICE_CONFIG) private readonly config: GatewayConfig,
-  ) {
-    this.readModel = new DeploymentsReadModel(store);
-  }
-
-  onModuleInit(): void {
-    this.readModel.start();
-  }
-
-  async onModuleDestroy(): Promise<void> {
-    await this.readModel.stop();
-  }
+  ) {}
 
   /**
    * With an idempotency key the id is derived from the owner and the key, so a client that
@@ -104,7 +110,12 @@ export class SimulationsService implements OnModuleInit, OnModuleDestroy {
   }
 
   async get(principal: Principal, id: string): Promise<DeploymentView> {
-    return toView(await this.visible(principal, id));
+    await this.ensureFresh(principal);
+    const state = await this.readModel.get(id);
+    if (state && (principal.isAdmin || state.owner === principal.subject)) return toView(state);
+    // Not projected yet (written through another gateway a moment ago): the stream decides.
+    if (state === null) return toView(await this.visible(principal, id));
+    throw new NotFoundError(`simulation ${id} not found`);
   }
 
   async stop(principal: Principal, id: string): Promise<DeploymentView> {
@@ -115,17 +126,49 @@ export class SimulationsService implements OnModuleInit, OnModuleDestroy {
   }
 
   async list(principal: Principal, query: ListSimulationsQuery): Promise<SimulationList> {
-    if (this.lastWrite) await this.readModel.caughtUp(this.lastWrite, READ_YOUR_WRITES_MS);
+    await this.ensureFresh(principal);
     const limit = query.limit ?? 50;
-    const offset = query.offset ?? 0;
-    const { items, total } = this.readModel.list({
-      owner: principal.isAdmin ? undefined : principal.subject,
-      status: query.status,
-      errorStatus: query.errorStatus,
+    const offset = query.cursor ? 0 : (query.offset ?? 0);
+    const labels = parseLabels(query.labels);
+    const statuses = parseStatuses(query.status);
+    const errorStatuses = parseErrorStatuses(query.errorStatus);
+    const requestedFrom = parseInstant('requestedFrom', query.requestedFrom);
+    const requestedTo = parseInstant('requestedTo', query.requestedTo);
+    const listQuery: ListQuery = {
       limit,
       offset,
-    });
-    return { items: items.map(toView), total, limit, offset };
+      ...(principal.isAdmin ? {} : { owner: principal.subject }),
+      ...(statuses ? { statuses } : {}),
+      ...(errorStatuses ? { errorStatuses } : {}),
+      ...(labels ? { labels } : {}),
+      ...(requestedFrom ? { requestedFrom } : {}),
+      ...(requestedTo ? { requestedTo } : {}),
+      ...(query.cursor ? { cursor: query.cursor } : {}),
+      ...(query.includeTotal ? { withTotal: true } : {}),
+    };
+    const page = await this.readModel.list(listQuery);
+    return { items: page.items.map(toView), ...(page.total === undefined ? {} : { total: page.total }), limit, offset, nextCursor: page.nextCursor };
+  }
+
+  /**
+   * Reads wait until the projection is complete as of this gateway's start (a restart never
+   * answers from a half-built one), then for the caller's own latest write, within a bound.
+   */
+  async ensureFresh(principal: Principal): Promise<void> {
+    if (!(await this.freshness.whenReady(this.config.READ_MODEL_READY_WAIT_MS))) {
+      throw new ReadModelUnavailableError('the read model has not reached the head of the event store yet');
+    }
+    const own = this.lastWrites.get(principal.subject);
+    if (own === undefined) return;
+    if ((await this.freshness.caughtUpTo(own, this.config.READ_YOUR_WRITES_MS)) && this.lastWrites.get(principal.subject) === own) {
+      this.lastWrites.delete(principal.subject);
+    }
+  }
+
+  private rememberWrite(subject: string, position: Position): void {
+    this.lastWrites.delete(subject);
+    this.lastWrites.set(subject, position);
+    if (this.lastWrites.size > REMEMBERED_WRITERS) this.lastWrites.delete(this.lastWrites.keys().next().value as string);
   }
 
   async events(principal: Principal, id: string): Promise<RecordedEventView[]> {
@@ -161,16 +204,12 @@ export class SimulationsService implements OnModuleInit, OnModuleDestroy {
       const result = await this.handler.handle(id, command(type, data as never, { now: this.clock.now().toISOString(), by }), { correlationId });
       if (result instanceof DomainError) throw result;
       if (result.state === null) throw new ValidationError(`${type} left no deployment`);
-      if (result.position) this.lastWrite = result.position;
+      if (result.position) this.rememberWrite(principal.subject, result.position);
       if (result.events.length > 0 || options.dispatchAlways) {
         await this.dispatcher.dispatch(result.state, result.revision, { reason: 'api', correlationId, before: result.before });
       }
       return result.state;
     });
-  }
-
-  get projection(): DeploymentsReadModel {
-    return this.readModel;
   }
 }
 

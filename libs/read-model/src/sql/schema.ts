@@ -1,0 +1,129 @@
+import { Kysely, Migration, MigrationProvider, sql } from 'kysely';
+
+export type SqlDialectName = 'sqlite' | 'postgres';
+
+/** One row per deployment: the columns lists filter and sort on, and the folded state as JSON. */
+export interface DeploymentsTable {
+  id: string;
+  owner: string;
+  status: string;
+  error_status: string | null;
+  requested_at: string;
+  updated_at: string;
+  /** The store position of the last event folded into `state`. */
+  position: string;
+  state: string;
+}
+
+/** Labels are fixed at request time; a row per label, ordered like deployments for label-driven pages. */
+export interface DeploymentLabelsTable {
+  deployment_id: string;
+  key: string;
+  value: string;
+  requested_at: string;
+}
+
+/** How many deployments each owner has per status and error status (`''` for none): totals without a scan. */
+export interface DeploymentCountsTable {
+  owner: string;
+  status: string;
+  error_status: string;
+  n: number;
+}
+
+export interface ProjectionCheckpointTable {
+  name: string;
+  position: string | null;
+  updated_at: string;
+}
+
+export interface ReadModelDatabase {
+  deployments: DeploymentsTable;
+  deployment_labels: DeploymentLabelsTable;
+  deployment_counts: DeploymentCountsTable;
+  projection_checkpoint: ProjectionCheckpointTable;
+}
+
+/** The row of projection_checkpoint the deployments projection commits with. */
+export const DEPLOYMENTS_PROJECTION = 'deployments';
+
+/**
+ * Versioned migrations, applied in name order at start by Kysely's Migrator (which records
+ * them in kysely_migration and serialises concurrent starts with a lock). Later read models
+ * (status intervals, machine usage for the audits) come as further entries here, each filled
+ * by the same projector in the same batch transaction.
+ */
+export function migrations(dialect: SqlDialectName): Record<string, Migration> {
+  // Keys and times compare as bytes, as the in-memory adapter and the cursor expect, whatever
+  // collation the PostgreSQL database was created with.
+  const key = dialect === 'postgres' ? sql`text collate "C"` : sql`text`;
+  return {
+    '0001_deployments': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('deployments')
+          .addColumn('id', key, (c) => c.primaryKey())
+          .addColumn('owner', key, (c) => c.notNull())
+          .addColumn('status', key, (c) => c.notNull())
+          .addColumn('error_status', key)
+          .addColumn('requested_at', key, (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addColumn('position', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .execute();
+        // One index per list the API serves: everything, by owner, by status, by both, by error status.
+        await db.schema.createIndex('deployments_by_time').on('deployments').columns(['requested_at desc', 'id']).execute();
+        await db.schema.createIndex('deployments_by_owner').on('deployments').columns(['owner', 'requested_at desc', 'id']).execute();
+        await db.schema.createIndex('deployments_by_status').on('deployments').columns(['status', 'requested_at desc', 'id']).execute();
+        await db.schema
+          .createIndex('deployments_by_owner_status')
+          .on('deployments')
+          .columns(['owner', 'status', 'requested_at desc', 'id'])
+          .execute();
+        await db.schema
+          .createIndex('deployments_by_error_status')
+          .on('deployments')
+          .columns(['error_status', 'requested_at desc', 'id'])
+          .execute();
+
+        await db.schema
+          .createTable('deployment_labels')
+          .addColumn('deployment_id', key, (c) => c.notNull())
+          .addColumn('key', key, (c) => c.notNull())
+          .addColumn('value', key, (c) => c.notNull())
+          .addColumn('requested_at', key, (c) => c.notNull())
+          .addPrimaryKeyConstraint('deployment_labels_pk', ['deployment_id', 'key'])
+          .execute();
+        await db.schema
+          .createIndex('deployment_labels_by_pair')
+          .on('deployment_labels')
+          .columns(['key', 'value', 'requested_at desc', 'deployment_id'])
+          .execute();
+
+        await db.schema
+          .createTable('deployment_counts')
+          .addColumn('owner', key, (c) => c.notNull())
+          .addColumn('status', key, (c) => c.notNull())
+          .addColumn('error_status', key, (c) => c.notNull())
+          .addColumn('n', 'integer', (c) => c.notNull())
+          .addPrimaryKeyConstraint('deployment_counts_pk', ['owner', 'status', 'error_status'])
+          .execute();
+
+        await db.schema
+          .createTable('projection_checkpoint')
+          .addColumn('name', key, (c) => c.primaryKey())
+          .addColumn('position', 'text')
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await (db as Kysely<ReadModelDatabase>)
+          .insertInto('projection_checkpoint')
+          .values({ name: DEPLOYMENTS_PROJECTION, position: null, updated_at: new Date(0).toISOString() })
+          .execute();
+      },
+    },
+  };
+}
+
+export const migrationProvider = (dialect: SqlDialectName): MigrationProvider => ({
+  getMigrations: async () => migrations(dialect),
+});

@@ -58,4 +58,11 @@ describe('loadConfig', () => {
     expect(loadConfig(GatewayConfig, { JWT_SECRET: SECRET }).PORT).toBe(3000);
     expect(loadConfig(GatewayConfig, { JWKS_URL: 'https://idp.example/.well-known/jwks.json' }).JWT_SECRET).toBeUndefined();
   });
+
+  it('bounds the live stream: heartbeat and per-client buffer', () => {
+    const config = loadConfig(GatewayConfig, { JWT_SECRET: SECRET });
+    expect([config.SSE_HEARTBEAT_MS, config.SSE_CLIENT_BUFFER_BYTES]).toEqual([15_000, 1024 * 1024]);
+    expect(() => loadConfig(GatewayConfig, { JWT_SECRET: SECRET, SSE_HEARTBEAT_MS: '10' })).toThrow(/SSE_HEARTBEAT_MS: .*milliseconds/);
+    expect(() => loadConfig(GatewayConfig, { JWT_SECRET: SECRET, SSE_CLIENT_BUFFER_BYTES: 'lots' })).toThrow(/SSE_CLIENT_BUFFER_BYTES: .*bytes/);
+  });
 });

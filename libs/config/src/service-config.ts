@@ -360,4 +360,17 @@ export class GatewayConfig extends CommonConfig {
   @IsInt({ message: 'must be a whole number of bytes' })
   @Min(1024)
   BODY_LIMIT_BYTES: number = 64 * 1024;
+
+  /** How often GET /simulations/stream writes a comment, so proxies and clients see a live connection. */
+  @IsInt({ message: 'must be a whole number of milliseconds' })
+  @Min(100, { message: 'must be at least 100 milliseconds' })
+  SSE_HEARTBEAT_MS: number = 15_000;
+
+  /**
+   * What a stream client may have waiting to be sent before it is disconnected (it then
+   * resumes with Last-Event-ID): one slow client never holds the gateway's memory.
+   */
+  @IsInt({ message: 'must be a whole number of bytes' })
+  @Min(1024, { message: 'must be at least 1024 bytes' })
+  SSE_CLIENT_BUFFER_BYTES: number = 1024 * 1024;
 }

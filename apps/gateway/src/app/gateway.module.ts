@@ -7,9 +7,11 @@ import { TokenVerifier } from './auth/token-verifier';
 import { AdminController } from './controllers/admin.controller';
 import { HealthController } from './controllers/health.controller';
 import { SimulationsController } from './controllers/simulations.controller';
+import { StreamController } from './controllers/stream.controller';
 import { ErrorFilter } from './http/error.filter';
 import { AdminService } from './services/admin.service';
 import { SimulationsService } from './services/simulations.service';
+import { StreamService } from './services/stream.service';
 
 @Module({})
 export class GatewayModule {
@@ -17,11 +19,17 @@ export class GatewayModule {
     return {
       module: GatewayModule,
       imports: [CoreModule.forRoot(config, 'gateway')],
-      controllers: [SimulationsController, AdminController, HealthController],
+      controllers: [
+        StreamController,
+        SimulationsController,
+        AdminController,
+        HealthController,
+      ],
       providers: [
         TokenVerifier,
         SimulationsService,
         AdminService,
+        StreamService,
         { provide: APP_GUARD, useClass: JwtAuthGuard },
         { provide: APP_FILTER, useClass: ErrorFilter },
         {

@@ -27,8 +27,9 @@ export interface TestGateway {
 }
 
 /** The gateway listening on a free port, on stream names no other test uses; close() deletes them. */
-export async function startTestGateway(prefix: string): Promise<TestGateway> {
+export async function startTestGateway(prefix: string, env: Record<string, string> = {}): Promise<TestGateway> {
   const config = loadConfig(GatewayConfig, {
+    ...env,
     NATS_URL: process.env['NATS_URL'],
     JWT_SECRET: SECRET,
     EVENTS_STREAM: uniqueName(`${prefix}_EVENTS`),

@@ -2,6 +2,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { GatewayConfig } from '@simdeploy/config';
+import { DashboardFiles, serveDashboardAssets } from './dashboard/dashboard-files';
 import { GatewayModule } from './gateway.module';
 
 /** The gateway as an application, ready to listen: shared by main.ts and the tests. */
@@ -19,6 +20,7 @@ export async function createGatewayApp(config: GatewayConfig, options: { logger?
       .build(),
   );
   SwaggerModule.setup('docs', app, document);
+  serveDashboardAssets(app, app.get(DashboardFiles));
   app.enableShutdownHooks();
   await app.init();
   return app;

@@ -5,9 +5,12 @@ import { CoreModule } from '@simdeploy/service-kit';
 import { JwtAuthGuard } from './auth/jwt-auth.guard';
 import { TokenVerifier } from './auth/token-verifier';
 import { AdminController } from './controllers/admin.controller';
+import { DashboardController } from './controllers/dashboard.controller';
 import { HealthController } from './controllers/health.controller';
+import { LocalTokensController } from './controllers/local-tokens.controller';
 import { SimulationsController } from './controllers/simulations.controller';
 import { StreamController } from './controllers/stream.controller';
+import { DashboardFiles } from './dashboard/dashboard-files';
 import { ErrorFilter } from './http/error.filter';
 import { AdminService } from './services/admin.service';
 import { SimulationsService } from './services/simulations.service';
@@ -24,12 +27,16 @@ export class GatewayModule {
         SimulationsController,
         AdminController,
         HealthController,
+        ...(config.DASHBOARD_LOCAL_TOKENS ? [LocalTokensController] : []),
+        // Last: its catch-all route serves the dashboard's client-side routes.
+        DashboardController,
       ],
       providers: [
         TokenVerifier,
         SimulationsService,
         AdminService,
         StreamService,
+        { provide: DashboardFiles, useValue: DashboardFiles.load(config) },
         { provide: APP_GUARD, useClass: JwtAuthGuard },
         { provide: APP_FILTER, useClass: ErrorFilter },
         {

@@ -1,4 +1,4 @@
-import { Controller, Get, Headers, Query, Res } from '@nestjs/common';
+import { Controller, Get, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiExtraModels, ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentPrincipal } from '../auth/jwt-auth.guard';
@@ -37,8 +37,9 @@ export class StreamController {
     @CurrentPrincipal() principal: Principal,
     @Query() query: StreamSimulationsQuery,
     @Res() reply: FastifyReply,
-    @Headers('last-event-id') lastEventId?: string,
   ): void {
-    this.stream.open(principal, query, lastEventId, reply);
+    // Read here rather than with @Headers(), which would document the header as required.
+    const lastEventId = reply.request.headers['last-event-id'];
+    this.stream.open(principal, query, typeof lastEventId === 'string' ? lastEventId : undefined, reply);
   }
 }

@@ -81,20 +81,20 @@ export class LaunchSimulationDto {
   @Matches(/^[a-z0-9-]+\.[a-z0-9-]+$/, { message: 'nodeInstanceType must look like g4dn.xlarge' })
   nodeInstanceType!: string;
 
-  @ApiPropertyOptional({ example: 3600, description: 'Stop automatically this many seconds after Running' })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 7 * 24 * 3600, example: 3600, description: 'Stop automatically this many seconds after Running' })
   @IsOptional()
   @IsInt()
   @Min(1)
   @Max(7 * 24 * 3600)
   maxDurationSeconds?: number;
 
-  @ApiPropertyOptional({ example: { team: 'navigation' } })
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' }, example: { team: 'navigation' }, description: 'Up to 32 key=value pairs' })
   @IsOptional()
   @IsObject()
   @IsLabels()
   labels?: Record<string, string>;
 
-  @ApiPropertyOptional({ example: 'local', description: 'Where to run it; the configured default when omitted' })
+  @ApiPropertyOptional({ enum: ['local', 'aws'], example: 'local', description: 'Where to run it; the configured default when omitted' })
   @IsOptional()
   @IsIn(['local', 'aws'])
   provider?: 'local' | 'aws';

@@ -219,27 +219,33 @@ async function main() {
   await claimOwnership(localStateDir);
 
   const secret = jwtSecret();
+  const [adminToken, userToken] = await Promise.all([signToken(secret, 'admin', ['admin']), signToken(secret, 'user', [])]);
+  const host = process.env.HOST ?? '127.0.0.1';
   const env = {
     ...process.env,
     NATS_URL: natsUrl,
     JWT_SECRET: secret,
     PORT: String(port),
-    HOST: process.env.HOST ?? '127.0.0.1',
+    HOST: host,
     LOCAL_STATE_DIR: localStateDir,
   };
-  for (const name of SERVICES) supervise(name, process.execPath, [path.join(root, `dist/apps/${name}/src/main.js`)], env);
+  // The dashboard offers these for sign-in, on a loopback-only endpoint of this machine's gateway.
+  const gatewayEnv = /^(127\.|::1$|localhost$)/.test(host) ? { ...env, DASHBOARD_LOCAL_TOKENS: JSON.stringify({ admin: adminToken, user: userToken }) } : env;
+  for (const name of SERVICES) {
+    supervise(name, process.execPath, [path.join(root, `dist/apps/${name}/src/main.js`)], name === 'gateway' ? gatewayEnv : env);
+  }
 
   const url = `http://127.0.0.1:${port}`;
   await until(async () => (await fetch(`${url}/health/ready`).catch(() => null))?.ok, 60_000, 'gateway');
-  const [adminToken, userToken] = await Promise.all([signToken(secret, 'admin', ['admin']), signToken(secret, 'user', [])]);
   const pids = Object.fromEntries([...children].map(([name, child]) => [name, child.pid]));
   if (args.json) {
-    process.stdout.write(`${JSON.stringify({ url, natsUrl, adminToken, userToken, pids })}\n`);
+    process.stdout.write(`${JSON.stringify({ url, dashboardUrl: `${url}/`, natsUrl, adminToken, userToken, pids })}\n`);
   } else {
     process.stdout.write(
       [
         '',
         `simdeploy is up: ${url}  (API docs: ${url}/docs)`,
+        `  dashboard: ${url}/  (sign in with one of the tokens below, offered there too)`,
         '',
         `  export SIMDEPLOY_URL=${url}`,
         `  export ADMIN_TOKEN=${adminToken}`,

@@ -15,6 +15,8 @@ export interface RunningSystem {
   url: string;
   natsUrl: string;
   stateDir: string;
+  /** The stream names this system runs on, for a test that reads or writes the store itself. */
+  streams: { EVENTS_STREAM: string; EVENTS_SUBJECT_PREFIX: string; COMMANDS_STREAM: string; COMMANDS_SUBJECT_PREFIX: string };
   pids: Record<string, number>;
   /** The output of start.mjs and every service, for diagnosing a failure. */
   log: string[];
@@ -62,6 +64,7 @@ export async function startSystem(env: Record<string, string> = {}, options: { o
   return {
     ...ready,
     stateDir,
+    streams,
     log,
     token: (subject, roles = []) =>
       new SignJWT({ roles })

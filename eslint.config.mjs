@@ -1,4 +1,5 @@
 import nx from '@nx/eslint-plugin';
+import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
 // Which project tags may depend on which. Production code may not use the
@@ -16,6 +17,8 @@ const productionConstraints = [
   { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:domain', 'type:store', 'type:lib', 'type:testing'] },
   // The packaging checks (k8s/) read the services' settings, topology and metrics from the libs.
   { sourceTag: 'type:deploy', onlyDependOnLibsWithTags: ['type:domain', 'type:lib'] },
+  // The dashboard uses only the public HTTP API: no workspace code at all.
+  { sourceTag: 'type:web', onlyDependOnLibsWithTags: [] },
   // End-to-end tests drive the real processes; they may use the libs' types and helpers, never an app's code.
   { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:domain', 'type:store', 'type:lib', 'type:read', 'type:workflow', 'type:testing'] },
 ];
@@ -117,6 +120,11 @@ export default [
         },
       ],
     },
+  },
+  {
+    files: ['apps/dashboard/**/*.ts', 'apps/dashboard/**/*.tsx'],
+    plugins: { 'react-hooks': reactHooks },
+    rules: { ...boundaries(productionConstraints), ...reactHooks.configs.flat.recommended.rules },
   },
   {
     files: ['**/*.js', '**/*.cjs', '**/*.mjs'],

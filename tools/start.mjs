@@ -275,22 +275,26 @@ async function main() {
   await claimOwnership(localStateDir);
 
   const secret = jwtSecret();
+  const [adminToken, userToken] = await Promise.all([signToken(secret, 'admin', ['admin']), signToken(secret, 'user', [])]);
+  const host = process.env.HOST ?? '127.0.0.1';
   const env = {
     ...process.env,
     NATS_URL: natsUrl,
     JWT_SECRET: secret,
     PORT: String(port),
-    HOST: process.env.HOST ?? '127.0.0.1',
+    HOST: host,
     LOCAL_STATE_DIR: localStateDir,
     LOG_ARCHIVE_DIR: process.env.LOG_ARCHIVE_DIR ?? path.join(stateDir, 'logs'),
     // The gateway projects into this file; the error handler reads it beside it.
     READ_MODEL_URL: process.env.READ_MODEL_URL ?? `sqlite:${path.join(stateDir, 'read-model.sqlite')}`,
   };
+  // The dashboard offers these for sign-in, on a loopback-only endpoint of this machine's gateway.
+  const gatewayEnv = /^(127\.|::1$|localhost$)/.test(host) ? { ...env, DASHBOARD_LOCAL_TOKENS: JSON.stringify({ admin: adminToken, user: userToken }) } : env;
   const metrics = {};
   for (const service of SERVICES) {
     for (let index = 0; index < replicas[service]; index++) {
       const name = replicaName(service, index);
-      const serviceEnv = { ...env };
+      const serviceEnv = { ...(service === 'gateway' ? gatewayEnv : env) };
       if (WORKERS.includes(service)) {
         const metricsPort = await freePort();
         serviceEnv.METRICS_PORT = String(metricsPort);
@@ -305,15 +309,15 @@ async function main() {
   metrics.gateway = url;
   const ready = (base) => async () => (await fetch(`${base}/health/ready`).catch(() => null))?.ok;
   await Promise.all(Object.entries(metrics).map(([name, base]) => until(ready(base), 60_000, name)));
-  const [adminToken, userToken] = await Promise.all([signToken(secret, 'admin', ['admin']), signToken(secret, 'user', [])]);
   const pids = Object.fromEntries([...children].map(([name, child]) => [name, child.pid]));
   if (args.json) {
-    process.stdout.write(`${JSON.stringify({ url, natsUrl, adminToken, userToken, pids, metrics })}\n`);
+    process.stdout.write(`${JSON.stringify({ url, dashboardUrl: `${url}/`, natsUrl, adminToken, userToken, pids, metrics })}\n`);
   } else {
     process.stdout.write(
       [
         '',
         `simdeploy is up: ${url}  (API docs: ${url}/docs, metrics: ${url}/metrics)`,
+        `  dashboard: ${url}/  (sign in with one of the tokens below, offered there too)`,
         `  workers' metrics and health: ${Object.entries(metrics).filter(([name]) => name !== 'gateway').map(([name, base]) => `${name} ${base}/metrics`).join(', ')}`,
         '',
         `  export SIMDEPLOY_URL=${url}`,

@@ -15,6 +15,8 @@ export interface RunningSystem {
   url: string;
   natsUrl: string;
   stateDir: string;
+  /** The stream names this system runs on, for a test that reads or writes the store itself. */
+  streams: { EVENTS_STREAM: string; EVENTS_SUBJECT_PREFIX: string; COMMANDS_STREAM: string; COMMANDS_SUBJECT_PREFIX: string };
   pids: Record<string, number>;
   /** Each process's metrics and health base URL (the gateway's is its API URL), by replica name. */
   metrics: Record<string, string>;
@@ -67,6 +69,7 @@ export async function startSystem(
   return {
     ...ready,
     stateDir,
+    streams,
     log,
     token: (subject, roles = []) =>
       new SignJWT({ roles })

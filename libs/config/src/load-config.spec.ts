@@ -68,6 +68,23 @@ describe('loadConfig', () => {
     expect(loadConfig(GatewayConfig, { JWT_SECRET: SECRET, READ_MODEL_PROJECTOR: 'false' }).READ_MODEL_PROJECTOR).toBe(false);
     expect(() => loadConfig(GatewayConfig, { JWT_SECRET: SECRET, READ_MODEL_PROJECTOR: 'sometimes' })).toThrow(/READ_MODEL_PROJECTOR/);
   });
+
+  it('bounds the live stream: heartbeat and per-client buffer', () => {
+    const config = loadConfig(GatewayConfig, { JWT_SECRET: SECRET });
+    expect([config.SSE_HEARTBEAT_MS, config.SSE_CLIENT_BUFFER_BYTES]).toEqual([15_000, 1024 * 1024]);
+    expect(() => loadConfig(GatewayConfig, { JWT_SECRET: SECRET, SSE_HEARTBEAT_MS: '10' })).toThrow(/SSE_HEARTBEAT_MS: .*milliseconds/);
+    expect(() => loadConfig(GatewayConfig, { JWT_SECRET: SECRET, SSE_CLIENT_BUFFER_BYTES: 'lots' })).toThrow(/SSE_CLIENT_BUFFER_BYTES: .*bytes/);
+  });
+
+  it('takes dashboard sign-in tokens only for a gateway on loopback', () => {
+    const tokens = '{"user":"aaa.bbb.ccc"}';
+    expect(loadConfig(GatewayConfig, { JWT_SECRET: SECRET, DASHBOARD_LOCAL_TOKENS: tokens }).DASHBOARD_LOCAL_TOKENS).toEqual({ user: 'aaa.bbb.ccc' });
+    expect(() => loadConfig(GatewayConfig, { JWT_SECRET: SECRET, HOST: '0.0.0.0', DASHBOARD_LOCAL_TOKENS: tokens })).toThrow(
+      /DASHBOARD_LOCAL_TOKENS: .*only allowed with a loopback HOST/,
+    );
+    expect(() => loadConfig(GatewayConfig, { JWT_SECRET: SECRET, DASHBOARD_LOCAL_TOKENS: 'user=abc' })).toThrow(/DASHBOARD_LOCAL_TOKENS: .*JSON object/);
+    expect(() => loadConfig(GatewayConfig, { JWT_SECRET: SECRET, DASHBOARD_LOCAL_TOKENS: '{"user":"not a jwt"}' })).toThrow(/DASHBOARD_LOCAL_TOKENS: .*map names to JWTs/);
+  });
 });
 
 describe('observability settings', () => {

@@ -17,6 +17,7 @@ import {
   ValidateBy,
   ValidateIf,
   type ValidationArguments,
+  registerDecorator,
 } from 'class-validator';
 
 const NATS_NAME = /^[A-Za-z0-9_-]+$/;
@@ -620,4 +621,57 @@ export class GatewayConfig extends CommonConfig {
   @IsInt({ message: 'must be a whole number of milliseconds' })
   @Min(0)
   READ_MODEL_READY_WAIT_MS: number = 5_000;
+
+  /** How often GET /simulations/stream writes a comment, so proxies and clients see a live connection. */
+  @IsInt({ message: 'must be a whole number of milliseconds' })
+  @Min(100, { message: 'must be at least 100 milliseconds' })
+  SSE_HEARTBEAT_MS: number = 15_000;
+
+  /**
+   * What a stream client may have waiting to be sent before it is disconnected (it then
+   * resumes with Last-Event-ID): one slow client never holds the gateway's memory.
+   */
+  @IsInt({ message: 'must be a whole number of bytes' })
+  @Min(1024, { message: 'must be at least 1024 bytes' })
+  SSE_CLIENT_BUFFER_BYTES: number = 1024 * 1024;
+
+  /** The built dashboard (index.html and assets/); the build's dist/apps/dashboard when unset. */
+  @IsOptional()
+  @IsString()
+  DASHBOARD_DIR?: string;
+
+  /**
+   * Tokens the dashboard offers for sign-in, as a JSON object {"name": "<jwt>"}: set by
+   * `npm start` for this machine only, served on a loopback-only endpoint that exists only
+   * when this is set.
+   */
+  @IsOptional()
+  @Transform(({ value }) => parseJson(value))
+  @IsObject({ message: 'must be a JSON object of token names to tokens, e.g. {"user":"eyJ..."}' })
+  @IsLocalTokens()
+  DASHBOARD_LOCAL_TOKENS?: Record<string, string>;
+}
+
+const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/;
+
+/** Local tokens are for a gateway that only this machine can reach, never a shared one. */
+function IsLocalTokens() {
+  return (target: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isLocalTokens',
+      target: target.constructor,
+      propertyName,
+      validator: {
+        validate(value: unknown, args?: ValidationArguments) {
+          const host = (args?.object as GatewayConfig | undefined)?.HOST ?? '';
+          return (
+            typeof value === 'object' &&
+            value !== null &&
+            Object.values(value).every((token) => typeof token === 'string' && /^[\w-]+\.[\w-]+\.[\w-]+$/.test(token)) &&
+            LOOPBACK_HOST.test(host)
+          );
+        },
+        defaultMessage: () => 'must map names to JWTs, and is only allowed with a loopback HOST (127.0.0.1, ::1 or localhost)',
+      },
+    });
 }

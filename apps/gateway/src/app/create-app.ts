@@ -2,6 +2,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { GatewayConfig } from '@simdeploy/config';
+import { DashboardFiles, serveDashboardAssets } from './dashboard/dashboard-files';
 import { GatewayModule } from './gateway.module';
 import { instrumentHttp } from './observability/http-instrumentation';
 
@@ -21,6 +22,7 @@ export async function createGatewayApp(config: GatewayConfig, options: { logger?
       .build(),
   );
   SwaggerModule.setup('docs', app, document);
+  serveDashboardAssets(app, app.get(DashboardFiles));
   app.enableShutdownHooks();
   await app.init();
   return app;

@@ -5,13 +5,18 @@ import { CoreModule, ReadSideModule } from '@simdeploy/service-kit';
 import { JwtAuthGuard } from './auth/jwt-auth.guard';
 import { TokenVerifier } from './auth/token-verifier';
 import { AdminController } from './controllers/admin.controller';
+import { DashboardController } from './controllers/dashboard.controller';
 import { HealthController } from './controllers/health.controller';
+import { LocalTokensController } from './controllers/local-tokens.controller';
 import { SimulationsController } from './controllers/simulations.controller';
+import { StreamController } from './controllers/stream.controller';
+import { DashboardFiles } from './dashboard/dashboard-files';
 import { ErrorFilter } from './http/error.filter';
 import { DeploymentsGauge } from './observability/deployments-gauge';
 import { MetricsController } from './observability/metrics.controller';
 import { AdminService } from './services/admin.service';
 import { SimulationsService } from './services/simulations.service';
+import { StreamService } from './services/stream.service';
 
 @Module({})
 export class GatewayModule {
@@ -23,12 +28,23 @@ export class GatewayModule {
         // On a shared read model (PostgreSQL) every gateway tries; the projector lock lets one project at a time.
         ReadSideModule.forRoot(config, { project: config.READ_MODEL_PROJECTOR, batchSize: config.READ_MODEL_BATCH_SIZE }),
       ],
-      controllers: [SimulationsController, AdminController, HealthController, MetricsController],
+      controllers: [
+        StreamController,
+        SimulationsController,
+        AdminController,
+        HealthController,
+        MetricsController,
+        ...(config.DASHBOARD_LOCAL_TOKENS ? [LocalTokensController] : []),
+        // Last: its catch-all route serves the dashboard's client-side routes.
+        DashboardController,
+      ],
       providers: [
         DeploymentsGauge,
         TokenVerifier,
         SimulationsService,
         AdminService,
+        StreamService,
+        { provide: DashboardFiles, useValue: DashboardFiles.load(config) },
         { provide: APP_GUARD, useClass: JwtAuthGuard },
         { provide: APP_FILTER, useClass: ErrorFilter },
         {

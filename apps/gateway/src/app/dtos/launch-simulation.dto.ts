@@ -120,14 +120,14 @@ export class LaunchSimulationDto {
   @Matches(/^[a-z0-9-]+\.[a-z0-9-]+$/, { message: 'nodeInstanceType must look like g4dn.xlarge' })
   nodeInstanceType!: string;
 
-  @ApiPropertyOptional({ example: 3600, description: 'Stop automatically this many seconds after Running' })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 7 * 24 * 3600, example: 3600, description: 'Stop automatically this many seconds after Running' })
   @IsOptional()
   @IsInt()
   @Min(1)
   @Max(7 * 24 * 3600)
   maxDurationSeconds?: number;
 
-  @ApiPropertyOptional({ example: { team: 'navigation' } })
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' }, example: { team: 'navigation' }, description: 'Up to 32 key=value pairs' })
   @IsOptional()
   @IsObject()
   @IsLabels()
@@ -139,7 +139,7 @@ export class LaunchSimulationDto {
   @Type(() => ResourcesDto)
   resources?: ResourcesDto;
 
-  @ApiPropertyOptional({ example: 'local', description: 'Where to run it; the configured default when omitted' })
+  @ApiPropertyOptional({ enum: ['local', 'aws', 'simulated'], example: 'local', description: 'Where to run it; the configured default when omitted' })
   @IsOptional()
   @IsIn(['local', 'aws', 'simulated'], { message: 'provider must be one of local, aws, simulated' })
   provider?: 'local' | 'aws' | 'simulated';

@@ -5,6 +5,8 @@ const spans = new WeakMap<FastifyRequest, Span>();
 
 /** Requests that match no route share one label value, so a scan of random URLs cannot mint series. */
 export const UNMATCHED_ROUTE = 'unmatched';
+/** The dashboard's route for its client-side pages: any GET no API route takes. */
+const CATCH_ALL_ROUTE = '/*';
 
 /**
  * Every request starts a span, continuing the caller's W3C `traceparent` when it sends a
@@ -26,7 +28,9 @@ export function instrumentHttp(fastify: FastifyInstance): void {
   });
 
   fastify.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
+    // The dashboard's catch-all answering 404 matched nothing real either.
+    const matched = request.routeOptions.url;
+    const route = matched === undefined || (matched === CATCH_ALL_ROUTE && reply.statusCode === 404) ? UNMATCHED_ROUTE : matched;
     const labels = { route, method: request.method, status: String(reply.statusCode) };
     httpMetrics.requests.inc(labels);
     httpMetrics.duration.observe(labels, reply.elapsedTime / 1000);

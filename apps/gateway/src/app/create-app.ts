@@ -2,14 +2,16 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { GatewayConfig } from '@simdeploy/config';
+import type { ProviderRegistry } from '@simdeploy/workflows';
 import { GatewayModule } from './gateway.module';
 import { instrumentHttp } from './observability/http-instrumentation';
+import { SimulatorProxy } from './proxy/simulator-proxy';
 
 /** The gateway as an application, ready to listen: shared by main.ts and the tests. */
-export async function createGatewayApp(config: GatewayConfig, options: { logger?: false } = {}): Promise<NestFastifyApplication> {
+export async function createGatewayApp(config: GatewayConfig, options: { logger?: false; registry?: ProviderRegistry } = {}): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: config.BODY_LIMIT_BYTES });
   instrumentHttp(adapter.getInstance());
-  const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config, { registry: options.registry }), adapter, {
     ...(options.logger === false ? { logger: false } : {}),
   });
   const document = SwaggerModule.createDocument(
@@ -21,6 +23,7 @@ export async function createGatewayApp(config: GatewayConfig, options: { logger?
       .build(),
   );
   SwaggerModule.setup('docs', app, document);
+  await app.get(SimulatorProxy).register(adapter.getInstance());
   app.enableShutdownHooks();
   await app.init();
   return app;

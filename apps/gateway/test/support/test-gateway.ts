@@ -3,6 +3,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, NatsConnection } from '@nats-io/transport-node';
 import { GatewayConfig, loadConfig } from '@simdeploy/config';
 import { uniqueName } from '@simdeploy/testing';
+import type { ProviderRegistry } from '@simdeploy/workflows';
 import { SignJWT } from 'jose';
 import { createGatewayApp } from '../../src/app/create-app';
 
@@ -27,7 +28,7 @@ export interface TestGateway {
 }
 
 /** The gateway listening on a free port, on stream names no other test uses; close() deletes them. */
-export async function startTestGateway(prefix: string): Promise<TestGateway> {
+export async function startTestGateway(prefix: string, options: { env?: Record<string, string>; registry?: ProviderRegistry } = {}): Promise<TestGateway> {
   const config = loadConfig(GatewayConfig, {
     NATS_URL: process.env['NATS_URL'],
     JWT_SECRET: SECRET,
@@ -35,8 +36,9 @@ export async function startTestGateway(prefix: string): Promise<TestGateway> {
     EVENTS_SUBJECT_PREFIX: uniqueName(`${prefix}ev`).toLowerCase(),
     COMMANDS_STREAM: uniqueName(`${prefix}_CMDS`),
     COMMANDS_SUBJECT_PREFIX: uniqueName(`${prefix}cmd`).toLowerCase(),
+    ...options.env,
   });
-  const app = await createGatewayApp(config, { logger: false });
+  const app = await createGatewayApp(config, { logger: false, registry: options.registry });
   await app.listen(0, '127.0.0.1');
   const base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   const nc = await connect({ servers: config.NATS_URL });

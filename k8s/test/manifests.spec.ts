@@ -193,7 +193,7 @@ describe('the gateway reaches simulators and logs where the workers put them', (
     const binding = find(objects, 'RoleBinding', 'simdeploy-gateway');
     expect(binding.metadata.namespace).toBe(configMap['K8S_NAMESPACE']);
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'simdeploy-gateway', namespace: 'simdeploy' }]);
-    const role = find(objects, 'Role', binding.roleRef.name);
+    const role = find(objects, 'Role', (binding['roleRef'] as { name: string }).name);
     expect(role.rules).toEqual([
       { apiGroups: [''], resources: ['pods', 'services'], verbs: ['get', 'list'] },
       { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },

@@ -432,6 +432,14 @@ describe('simulator access through the gateway', () => {
     });
   });
 
+  it('describes the access and logs endpoints in the OpenAPI document', async () => {
+    const { json } = await call('GET', '/docs-json');
+    expect(json.paths['/simulations/{id}/access'].get.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/SimulationAccessDto' });
+    const logs = json.paths['/simulations/{id}/logs'].get;
+    expect(logs.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['id', 'pod', 'tail']);
+    expect(json.components.schemas.SimulationLogsDto.properties.source.enum).toEqual(['runtime', 'archive', 'none']);
+  });
+
   it('closing the gateway closes its connections (1001) instead of waiting for them', async () => {
     const id = await running();
     const socket = await openSocket((await accessFor(id, alice)).connectUrl);

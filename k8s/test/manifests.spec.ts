@@ -1,4 +1,4 @@
-import { ErrorHandlerConfig, GatewayConfig, WorkerConfig, loadConfig } from '@simdeploy/config';
+import { CommonConfig, ErrorHandlerConfig, GatewayConfig, ProviderConfig, WorkerConfig, loadConfig } from '@simdeploy/config';
 import { CommandKind, resolveTopology } from '@simdeploy/messaging';
 import { metricsRegistry } from '@simdeploy/telemetry';
 import { getMetadataStorage } from 'class-validator';
@@ -46,6 +46,7 @@ const filled = (): Record<string, string> => ({
   EC2_SECURITY_GROUP_IDS: 'sg-0abc',
   EC2_IMAGE_ID: 'ami-0abc',
   EC2_INSTANCE_PROFILE_ARN: 'arn:aws:iam::123456789012:instance-profile/simdeploy-node',
+  LOG_ARCHIVE_S3_BUCKET: 'simdeploy-logs-prod',
 });
 
 describe('k8s/ against the real schemas', () => {
@@ -166,14 +167,39 @@ describe('the settings the services need', () => {
 
   it('without the placeholders filled, a worker refuses to start and names what to set', () => {
     expect(() => loadConfig(WorkerConfig, configMap)).toThrow(/EC2_CLUSTER_CA/);
+    expect(() => loadConfig(WorkerConfig, configMap)).toThrow(/LOG_ARCHIVE_S3_BUCKET: must be an S3 bucket name/);
   });
 
   it('docker-compose passes every worker setting of the ConfigMap to the workers', () => {
     const [compose] = parseYaml(join(ROOT, 'docker-compose.yml')) as [any];
     const workerEnv = Object.keys(compose.services.launcher.environment);
-    const workerOnly = [...variablesOf(WorkerConfig)].filter((k) => !variablesOf(GatewayConfig).has(k) && !k.startsWith('LOCAL_'));
+    const workerOnly = [...variablesOf(WorkerConfig)].filter((k) => !variablesOf(CommonConfig).has(k) && !k.startsWith('LOCAL_'));
     expect(workerOnly.filter((k) => k in configMap && !workerEnv.includes(k))).toEqual([]);
     expect(compose.services.nats.command).toEqual(expect.arrayContaining(['-m', '8222']));
+  });
+});
+
+describe('the gateway reaches simulators and logs where the workers put them', () => {
+  it('docker-compose gives the gateway the provider settings of the ConfigMap and the kubeconfig', () => {
+    const [compose] = parseYaml(join(ROOT, 'docker-compose.yml')) as [any];
+    const gatewayEnv = Object.keys(compose.services.gateway.environment);
+    const provider = [...variablesOf(ProviderConfig)].filter((k) => !variablesOf(CommonConfig).has(k) && !k.startsWith('LOCAL_'));
+    expect(provider.filter((k) => k in configMap && !gatewayEnv.includes(k))).toEqual([]);
+    expect(gatewayEnv).toEqual(expect.arrayContaining(['LOG_ARCHIVE_S3_BUCKET', 'ACCESS_TOKEN_SECRET', 'PUBLIC_URL', 'KUBECONFIG']));
+    expect(compose.services.gateway.volumes).toEqual(compose.services.launcher.volumes);
+  });
+
+  it('the gateway may read the simulations\' pods, their logs and services, and nothing else', () => {
+    const binding = find(objects, 'RoleBinding', 'simdeploy-gateway');
+    expect(binding.metadata.namespace).toBe(configMap['K8S_NAMESPACE']);
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'simdeploy-gateway', namespace: 'simdeploy' }]);
+    const role = find(objects, 'Role', (binding['roleRef'] as { name: string }).name);
+    expect(role.rules).toEqual([
+      { apiGroups: [''], resources: ['pods', 'services'], verbs: ['get', 'list'] },
+      { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
+    ]);
+    const gateway = deployments.find((d) => d.metadata.name === 'gateway') as K8sObject;
+    expect(gateway.spec.template.spec.automountServiceAccountToken).toBe(true);
   });
 });
 

@@ -6,3 +6,4 @@ export * from './kubernetes';
 export * from './memory/memory-cloud';
 export * from './simulated';
 export * from './archive/local-folder-log-archive';
+export * from './archive/s3-log-archive';

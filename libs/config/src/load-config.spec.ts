@@ -56,7 +56,26 @@ describe('loadConfig', () => {
     expect(() => loadConfig(GatewayConfig, {})).toThrow(/JWT_SECRET/);
     expect(() => loadConfig(GatewayConfig, { JWT_SECRET: 'short' })).toThrow(/JWT_SECRET: .*32 characters/);
     expect(loadConfig(GatewayConfig, { JWT_SECRET: SECRET }).PORT).toBe(3000);
-    expect(loadConfig(GatewayConfig, { JWKS_URL: 'https://idp.example/.well-known/jwks.json' }).JWT_SECRET).toBeUndefined();
+    expect(loadConfig(GatewayConfig, { JWKS_URL: 'https://idp.example/.well-known/jwks.json', ACCESS_TOKEN_SECRET: SECRET }).JWT_SECRET).toBeUndefined();
+  });
+
+  it('signs access tokens with a key of their own: derived from JWT_SECRET by default, required with JWKS_URL alone, never JWT_SECRET itself', () => {
+    expect(loadConfig(GatewayConfig, { JWT_SECRET: SECRET })).toMatchObject({ ACCESS_TOKEN_TTL_S: 600, ACCESS_CHECK_INTERVAL_MS: 5000 });
+    expect(loadConfig(GatewayConfig, { JWT_SECRET: SECRET }).ACCESS_TOKEN_SECRET).toBeUndefined();
+    expect(() => loadConfig(GatewayConfig, { JWKS_URL: 'https://idp.example/.well-known/jwks.json' })).toThrow(
+      /ACCESS_TOKEN_SECRET: .*required with JWKS_URL and no JWT_SECRET.*\(not set\)/,
+    );
+    expect(() => loadConfig(GatewayConfig, { JWT_SECRET: SECRET, ACCESS_TOKEN_SECRET: SECRET })).toThrow(/ACCESS_TOKEN_SECRET: must differ from JWT_SECRET/);
+    expect(() => loadConfig(GatewayConfig, { JWT_SECRET: SECRET, ACCESS_TOKEN_SECRET: 'short' })).toThrow(/ACCESS_TOKEN_SECRET: must be at least 32 characters/);
+    expect(() => loadConfig(GatewayConfig, { JWT_SECRET: SECRET, ACCESS_TOKEN_TTL_S: '5' })).toThrow(/ACCESS_TOKEN_TTL_S/);
+    expect(() => loadConfig(GatewayConfig, { JWT_SECRET: SECRET, PUBLIC_URL: 'sim.example.com' })).toThrow(/PUBLIC_URL: must be the http\(s\) URL/);
+  });
+
+  it('gives the gateway the provider settings, so it finds simulators and logs where the workers put them', () => {
+    const config = loadConfig(GatewayConfig, { JWT_SECRET: SECRET, LOCAL_STATE_DIR: '/srv/sim', LOG_ARCHIVE_S3_BUCKET: 'sim-logs', AWS_REGION: 'eu-west-1' });
+    expect(config).toMatchObject({ LOCAL_STATE_DIR: '/srv/sim', LOG_ARCHIVE_S3_BUCKET: 'sim-logs', LOG_ARCHIVE_S3_PREFIX: 'simdeploy/logs/', K8S_NAMESPACE: 'simdeploy' });
+    expect(() => loadConfig(GatewayConfig, { JWT_SECRET: SECRET, LOG_ARCHIVE_S3_BUCKET: 'sim-logs' })).toThrow(/AWS_REGION: .*LOG_ARCHIVE_S3_BUCKET/);
+    expect(() => loadConfig(WorkerConfig, { LOG_ARCHIVE_S3_BUCKET: 'Sim_Logs', AWS_REGION: 'eu-west-1' })).toThrow(/LOG_ARCHIVE_S3_BUCKET: must be an S3 bucket name/);
   });
 
   it('reads where the read model lives, SQLite by default, and names a bad URL', () => {

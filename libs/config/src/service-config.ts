@@ -14,10 +14,10 @@ import {
   Matches,
   Max,
   Min,
+  registerDecorator,
   ValidateBy,
   ValidateIf,
   type ValidationArguments,
-  registerDecorator,
 } from 'class-validator';
 
 const NATS_NAME = /^[A-Za-z0-9_-]+$/;
@@ -108,88 +108,16 @@ const CIDR = /^((\d{1,3}\.){3}\d{1,3}|[0-9a-fA-F:]+)\/\d{1,3}$/;
 const AL2023_REQUIRED = '(required for EC2_NODE_BOOTSTRAP=al2023, the default, when PROVIDER=aws or ENABLE_AWS=true)';
 
 /** Whether this worker must be able to run deployments on AWS. */
-export const awsEnabled = (c: Pick<WorkerConfig, 'PROVIDER' | 'ENABLE_AWS'>): boolean => c.PROVIDER === 'aws' || c.ENABLE_AWS === true;
+export const awsEnabled = (c: Pick<ProviderConfig, 'PROVIDER' | 'ENABLE_AWS'>): boolean => c.PROVIDER === 'aws' || c.ENABLE_AWS === true;
 
 /** A cluster setting is checked when given, and required when nodeadm (AL2023) needs it. */
 const clusterSettingNeeded =
   (name: 'EC2_CLUSTER_ENDPOINT' | 'EC2_CLUSTER_CA' | 'EC2_CLUSTER_SERVICE_CIDR') =>
-  (c: WorkerConfig): boolean =>
+  (c: ProviderConfig): boolean =>
     c[name] !== undefined || (awsEnabled(c) && c.EC2_NODE_BOOTSTRAP === 'al2023');
 
-/** Settings of the services that call the providers (launcher, terminator, error handler). */
-export class WorkerConfig extends CommonConfig {
-  @IsInt({ message: 'must be a whole number of concurrent workers' })
-  @Min(1)
-  @Max(1000)
-  POOL_SIZE: number = 10;
-
-  @IsInt({ message: 'must be a whole number of milliseconds' })
-  @Min(1000)
-  ACK_WAIT_MS: number = 30_000;
-
-  @IsInt({ message: 'must be a whole number of seconds' })
-  @Min(1)
-  NODE_READY_TIMEOUT_S: number = 300;
-
-  @IsInt({ message: 'must be a whole number of seconds' })
-  @Min(1)
-  POD_READY_TIMEOUT_S: number = 300;
-
-  @IsInt({ message: 'must be a whole number of milliseconds' })
-  @Min(10)
-  READINESS_POLL_MS: number = 1000;
-
-  /** A launch waiting in an admission line is looked at on its own at least this often (it is woken when admitted). */
-  @IsInt({ message: 'must be a whole number of seconds' })
-  @Min(1)
-  QUEUE_RECHECK_S: number = 300;
-
-  /** How soon a launch that met a provider's capacity or limit error tries again, until its node-ready deadline. */
-  @IsInt({ message: 'must be a whole number of seconds' })
-  @Min(1)
-  CAPACITY_RETRY_S: number = 15;
-
-  /** How often running simulations are checked for pods that exited, all in one batched provider call. */
-  @IsInt({ message: 'must be a whole number of milliseconds' })
-  @Min(10)
-  HEALTH_POLL_MS: number = 5_000;
-
-  /** A running simulation is also checked on its own at least this often (in case a batched check missed it). */
-  @IsInt({ message: 'must be a whole number of seconds' })
-  @Min(1)
-  HEALTH_RECHECK_S: number = 300;
-
-  /** One replica of each service leads its periodic work (timers, and for the error handler everything); a standby takes over about this long after it died. */
-  @IsInt({ message: 'must be a whole number of milliseconds' })
-  @Min(1_000)
-  LEADER_LEASE_TTL_MS: number = 6_000;
-
-  @Matches(/^[A-Za-z0-9_-]+$/, { message: 'must be a KV bucket name (letters, digits, _ and -)' })
-  LEADER_LEASE_BUCKET = 'simdeploy_leases';
-
-  /** The worker's HTTP port for /metrics, /health and /health/ready; 0 (the default) opens none. */
-  @IsInt({ message: 'must be a TCP port number (0: no metrics and health port)' })
-  @Min(0)
-  @Max(65535)
-  METRICS_PORT: number = 0;
-
-  @IsString()
-  @IsNotEmpty()
-  METRICS_HOST: string = '127.0.0.1';
-
-  @IsInt({ message: 'must be a whole number of attempts' })
-  @Min(1)
-  @Max(20)
-  PROVIDER_MAX_ATTEMPTS: number = 5;
-
-  @IsInt({ message: 'must be a whole number of milliseconds' })
-  @Min(1)
-  PROVIDER_RETRY_BASE_MS: number = 200;
-
-  @IsInt({ message: 'must be a whole number of milliseconds' })
-  @Min(1)
-  PROVIDER_RETRY_MAX_MS: number = 10_000;
-
+/** Where simulations run and where their logs are kept: read by the workers, which run them, and the gateway, which reaches them. */
+export class ProviderConfig extends CommonConfig {
   @IsString()
   @IsNotEmpty()
   LOCAL_STATE_DIR = '.simdeploy/local';
@@ -214,8 +142,8 @@ export class WorkerConfig extends CommonConfig {
   @IsBoolean({ message: 'must be "true" or "false"' })
   ENABLE_AWS: boolean = false;
 
-  @ValidateIf(awsEnabled)
-  @Matches(/^[a-z]{2}(-[a-z]+)+-\d+$/, { message: `must be an AWS region like eu-west-1 ${AWS_REQUIRED}` })
+  @ValidateIf((c: ProviderConfig) => awsEnabled(c) || c.LOG_ARCHIVE_S3_BUCKET !== undefined)
+  @Matches(/^[a-z]{2}(-[a-z]+)+-\d+$/, { message: `must be an AWS region like eu-west-1 ${AWS_REQUIRED.slice(0, -1)}, or LOG_ARCHIVE_S3_BUCKET is set)` })
   AWS_REGION?: string;
 
   @ValidateIf(awsEnabled)
@@ -256,25 +184,25 @@ export class WorkerConfig extends CommonConfig {
   EC2_CLUSTER_SERVICE_CIDR?: string;
 
   /** Comma-separated; a node's index picks one round-robin. May be left to EC2_LAUNCH_TEMPLATE. */
-  @ValidateIf((c: WorkerConfig) => awsEnabled(c) && (!c.EC2_LAUNCH_TEMPLATE || c.EC2_SUBNET_IDS !== undefined))
+  @ValidateIf((c: ProviderConfig) => awsEnabled(c) && (!c.EC2_LAUNCH_TEMPLATE || c.EC2_SUBNET_IDS !== undefined))
   @Transform(({ value }) => parseList(value))
   @ArrayNotEmpty({ message: `must list subnet ids, comma-separated (subnet-0abc,subnet-0def) ${AWS_REQUIRED} without EC2_LAUNCH_TEMPLATE` })
   @Matches(/^subnet-[0-9a-z]+$/, { each: true, message: 'must list subnet ids like subnet-0abc, comma-separated' })
   EC2_SUBNET_IDS?: string[];
 
   /** Comma-separated. May be left to EC2_LAUNCH_TEMPLATE. */
-  @ValidateIf((c: WorkerConfig) => awsEnabled(c) && (!c.EC2_LAUNCH_TEMPLATE || c.EC2_SECURITY_GROUP_IDS !== undefined))
+  @ValidateIf((c: ProviderConfig) => awsEnabled(c) && (!c.EC2_LAUNCH_TEMPLATE || c.EC2_SECURITY_GROUP_IDS !== undefined))
   @Transform(({ value }) => parseList(value))
   @ArrayNotEmpty({ message: `must list security group ids, comma-separated (sg-0abc,sg-0def) ${AWS_REQUIRED} without EC2_LAUNCH_TEMPLATE` })
   @Matches(/^sg-[0-9a-z]+$/, { each: true, message: 'must list security group ids like sg-0abc, comma-separated' })
   EC2_SECURITY_GROUP_IDS?: string[];
 
-  @ValidateIf((c: WorkerConfig) => awsEnabled(c) && (!c.EC2_LAUNCH_TEMPLATE || c.EC2_IMAGE_ID !== undefined))
+  @ValidateIf((c: ProviderConfig) => awsEnabled(c) && (!c.EC2_LAUNCH_TEMPLATE || c.EC2_IMAGE_ID !== undefined))
   @Matches(/^ami-[0-9a-z]+$/, { message: `must be an AMI id like ami-0abc (or set EC2_LAUNCH_TEMPLATE) ${AWS_REQUIRED}` })
   EC2_IMAGE_ID?: string;
 
   /** `lt-0abc` or a template name, optionally with `:<version>` (`:$Latest`, `:3`). */
-  @ValidateIf((c: WorkerConfig) => c.EC2_LAUNCH_TEMPLATE !== undefined || (awsEnabled(c) && c.EC2_NODE_BOOTSTRAP === 'launch-template'))
+  @ValidateIf((c: ProviderConfig) => c.EC2_LAUNCH_TEMPLATE !== undefined || (awsEnabled(c) && c.EC2_NODE_BOOTSTRAP === 'launch-template'))
   @Matches(/^[A-Za-z0-9()./_-]{3,128}(:(\$Latest|\$Default|\d+))?$/, {
     message:
       'must be a launch template id (lt-0abc) or name, optionally with :<version>, :$Latest or :$Default ' +
@@ -282,7 +210,7 @@ export class WorkerConfig extends CommonConfig {
   })
   EC2_LAUNCH_TEMPLATE?: string;
 
-  @ValidateIf((c: WorkerConfig) => awsEnabled(c) && (!c.EC2_LAUNCH_TEMPLATE || c.EC2_INSTANCE_PROFILE_ARN !== undefined))
+  @ValidateIf((c: ProviderConfig) => awsEnabled(c) && (!c.EC2_LAUNCH_TEMPLATE || c.EC2_INSTANCE_PROFILE_ARN !== undefined))
   @Matches(/^arn:aws[a-z-]*:iam::\d{12}:instance-profile\/\S+$/, {
     message: `must be an instance profile ARN (arn:aws:iam::<account>:instance-profile/<name>) ${AWS_REQUIRED} without EC2_LAUNCH_TEMPLATE`,
   })
@@ -362,20 +290,6 @@ export class WorkerConfig extends CommonConfig {
   @Min(1)
   K8S_IMAGE_PULL_BACKOFF_LIMIT: number = 4;
 
-  /** How long an instance may stay unrecorded after its node launch began before the sweep removes it; default node-ready timeout + 10 minutes. */
-  @IsOptional()
-  @IsInt({ message: 'must be a whole number of seconds' })
-  @Min(60)
-  SWEEP_LAUNCH_DEADLINE_S?: number;
-
-  @Transform(({ obj }: { obj: Record<string, unknown> }) => parseBoolean(obj['SWEEP_DRY_RUN']))
-  @IsBoolean({ message: 'must be "true" or "false"' })
-  SWEEP_DRY_RUN: boolean = false;
-
-  @IsInt({ message: 'must be a whole number of seconds' })
-  @Min(10)
-  SWEEP_INTERVAL_S: number = 300;
-
   // The simulated provider (PROVIDER=simulated, or ENABLE_SIMULATED=true to offer it beside the default).
 
   /** Also offer `simulated` to deployments that ask for it. */
@@ -414,10 +328,108 @@ export class WorkerConfig extends CommonConfig {
   @IsInt({ message: 'must be a whole number of machines' })
   @Min(0)
   SIMULATED_CAPACITY?: number;
+
+  /** An S3 bucket for the pods' archived logs instead of LOG_ARCHIVE_DIR (in AWS_REGION). */
+  @IsOptional()
+  @Matches(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: 'must be an S3 bucket name (3 to 63 lower-case letters, digits, "." and "-")' })
+  LOG_ARCHIVE_S3_BUCKET?: string;
+
+  /** Where in LOG_ARCHIVE_S3_BUCKET: objects are `<prefix><deployment id>/<pod>.log`. */
+  @Matches(/^[A-Za-z0-9!_.*'()/-]{1,512}$/, { message: 'must be an S3 key prefix of letters, digits and !_.*\'()/- such as simdeploy/logs/' })
+  LOG_ARCHIVE_S3_PREFIX = 'simdeploy/logs/';
+}
+
+/** Settings of the services that call the providers (launcher, terminator, error handler). */
+export class WorkerConfig extends ProviderConfig {
+  @IsInt({ message: 'must be a whole number of concurrent workers' })
+  @Min(1)
+  @Max(1000)
+  POOL_SIZE: number = 10;
+
+  @IsInt({ message: 'must be a whole number of milliseconds' })
+  @Min(1000)
+  ACK_WAIT_MS: number = 30_000;
+
+  @IsInt({ message: 'must be a whole number of seconds' })
+  @Min(1)
+  NODE_READY_TIMEOUT_S: number = 300;
+
+  @IsInt({ message: 'must be a whole number of seconds' })
+  @Min(1)
+  POD_READY_TIMEOUT_S: number = 300;
+
+  @IsInt({ message: 'must be a whole number of milliseconds' })
+  @Min(10)
+  READINESS_POLL_MS: number = 1000;
+
+  /** A launch waiting in an admission line is looked at on its own at least this often (it is woken when admitted). */
+  @IsInt({ message: 'must be a whole number of seconds' })
+  @Min(1)
+  QUEUE_RECHECK_S: number = 300;
+
+  /** How soon a launch that met a provider's capacity or limit error tries again, until its node-ready deadline. */
+  @IsInt({ message: 'must be a whole number of seconds' })
+  @Min(1)
+  CAPACITY_RETRY_S: number = 15;
+
+  /** How often running simulations are checked for pods that exited, all in one batched provider call. */
+  @IsInt({ message: 'must be a whole number of milliseconds' })
+  @Min(10)
+  HEALTH_POLL_MS: number = 5_000;
+
+  /** A running simulation is also checked on its own at least this often (in case a batched check missed it). */
+  @IsInt({ message: 'must be a whole number of seconds' })
+  @Min(1)
+  HEALTH_RECHECK_S: number = 300;
+
+  /** One replica of each service leads its periodic work (timers, and for the error handler everything); a standby takes over about this long after it died. */
+  @IsInt({ message: 'must be a whole number of milliseconds' })
+  @Min(1_000)
+  LEADER_LEASE_TTL_MS: number = 6_000;
+
+  @Matches(/^[A-Za-z0-9_-]+$/, { message: 'must be a KV bucket name (letters, digits, _ and -)' })
+  LEADER_LEASE_BUCKET = 'simdeploy_leases';
+
+  /** The worker's HTTP port for /metrics, /health and /health/ready; 0 (the default) opens none. */
+  @IsInt({ message: 'must be a TCP port number (0: no metrics and health port)' })
+  @Min(0)
+  @Max(65535)
+  METRICS_PORT: number = 0;
+
+  @IsString()
+  @IsNotEmpty()
+  METRICS_HOST: string = '127.0.0.1';
+
+  @IsInt({ message: 'must be a whole number of attempts' })
+  @Min(1)
+  @Max(20)
+  PROVIDER_MAX_ATTEMPTS: number = 5;
+
+  @IsInt({ message: 'must be a whole number of milliseconds' })
+  @Min(1)
+  PROVIDER_RETRY_BASE_MS: number = 200;
+
+  @IsInt({ message: 'must be a whole number of milliseconds' })
+  @Min(1)
+  PROVIDER_RETRY_MAX_MS: number = 10_000;
+
+  /** How long an instance may stay unrecorded after its node launch began before the sweep removes it; default node-ready timeout + 10 minutes. */
+  @IsOptional()
+  @IsInt({ message: 'must be a whole number of seconds' })
+  @Min(60)
+  SWEEP_LAUNCH_DEADLINE_S?: number;
+
+  @Transform(({ obj }: { obj: Record<string, unknown> }) => parseBoolean(obj['SWEEP_DRY_RUN']))
+  @IsBoolean({ message: 'must be "true" or "false"' })
+  SWEEP_DRY_RUN: boolean = false;
+
+  @IsInt({ message: 'must be a whole number of seconds' })
+  @Min(10)
+  SWEEP_INTERVAL_S: number = 300;
 }
 
 /** Whether this worker must be able to run deployments on the simulated provider. */
-export const simulatedEnabled = (c: Pick<WorkerConfig, 'PROVIDER' | 'ENABLE_SIMULATED'>): boolean => c.PROVIDER === 'simulated' || c.ENABLE_SIMULATED === true;
+export const simulatedEnabled = (c: Pick<ProviderConfig, 'PROVIDER' | 'ENABLE_SIMULATED'>): boolean => c.PROVIDER === 'simulated' || c.ENABLE_SIMULATED === true;
 
 export type DelaySetting = { kind: 'fixed'; ms: number } | { kind: 'uniform'; minMs: number; maxMs: number } | { kind: 'normal'; meanMs: number; stddevMs: number };
 
@@ -571,7 +583,8 @@ function parseCommand(value: unknown): unknown {
   }
 }
 
-export class GatewayConfig extends CommonConfig {
+/** The gateway's settings; the provider settings tell it where simulators listen and where their logs are. */
+export class GatewayConfig extends ProviderConfig {
   @IsInt({ message: 'must be a TCP port number' })
   @Min(0)
   @Max(65535)
@@ -601,6 +614,38 @@ export class GatewayConfig extends CommonConfig {
   @IsInt({ message: 'must be a whole number of bytes' })
   @Min(1024)
   BODY_LIMIT_BYTES: number = 64 * 1024;
+
+  /**
+   * HS256 key of the simulators' access tokens, the same on every gateway replica. Unset: derived
+   * from JWT_SECRET (as another key, so neither kind of token passes for the other).
+   */
+  @ValidateIf((c: GatewayConfig) => c.ACCESS_TOKEN_SECRET !== undefined || (!c.JWT_SECRET && c.JWKS_URL !== undefined))
+  @IsString({ message: 'is required with JWKS_URL and no JWT_SECRET: the gateway signs access tokens itself' })
+  @Matches(/^.{32,}$/, { message: 'must be at least 32 characters' })
+  @ValidateBy({
+    name: 'differsFromJwtSecret',
+    validator: {
+      validate: (value: unknown, args?: ValidationArguments) => typeof value !== 'string' || value !== (args?.object as GatewayConfig | undefined)?.JWT_SECRET,
+      defaultMessage: () => 'must differ from JWT_SECRET, or API tokens would pass for access tokens',
+    },
+  })
+  ACCESS_TOKEN_SECRET?: string;
+
+  /** How long an access token from GET /simulations/:id/access can open connections. */
+  @IsInt({ message: 'must be a whole number of seconds' })
+  @Min(10)
+  @Max(86_400)
+  ACCESS_TOKEN_TTL_S: number = 600;
+
+  /** The gateway's URL as clients reach it (an ingress), for access URLs; unset: from each request's Host header. */
+  @IsOptional()
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] }, { message: 'must be the http(s) URL clients reach the gateway at, e.g. https://sim.example.com' })
+  PUBLIC_URL?: string;
+
+  /** How often the simulations behind open access connections are looked at; a connection to one that stopped is closed. */
+  @IsInt({ message: 'must be a whole number of milliseconds' })
+  @Min(100)
+  ACCESS_CHECK_INTERVAL_MS: number = 5_000;
 
   /** Whether this gateway projects the events into the read model; on a shared one only a lock holder does at a time. */
   @Transform(({ obj }: { obj: Record<string, unknown> }) => parseBoolean(obj['READ_MODEL_PROJECTOR'] ?? 'true'))

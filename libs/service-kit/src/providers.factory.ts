@@ -1,11 +1,14 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { KubeConfig } from '@kubernetes/client-node';
 import {
   Ec2NodeProvider,
   KubernetesPodRuntime,
+  LocalFolderLogArchive,
   NodeProvider,
   PodRuntime,
   ProviderError,
+  S3LogArchive,
   type LogArchive,
   type KubernetesPodRuntimeConfig,
   type PeerSelector,
@@ -13,13 +16,14 @@ import {
   type Ec2NodeProviderConfig,
   type LaunchTemplateRef,
 } from '@simdeploy/cloud';
-import type { WorkerConfig } from '@simdeploy/config';
+import type { ProviderConfig } from '@simdeploy/config';
 import { ProviderRegistry, type Providers } from '@simdeploy/workflows';
 
 /** Seams for tests and tools that bring their own clients; production builds them from the config. */
 export interface AwsClients {
   ec2Client?: EC2Client;
   kubeConfig?: KubeConfig;
+  s3Client?: S3Client;
 }
 
 /** `lt-0abc`, `lt-0abc:3`, `my-template:$Latest` -> the reference the EC2 provider takes. */
@@ -30,7 +34,7 @@ export function parseLaunchTemplate(value: string): LaunchTemplateRef {
   return /^lt-[0-9a-f]+$/.test(key) ? { id: key, ...version } : { name: key, ...version };
 }
 
-export function ec2ConfigFrom(config: WorkerConfig): Ec2NodeProviderConfig {
+export function ec2ConfigFrom(config: ProviderConfig): Ec2NodeProviderConfig {
   const required = (name: 'AWS_REGION' | 'EC2_CLUSTER_NAME' | 'INSTALLATION_ID'): string => {
     const value = config[name];
     if (!value) throw new Error(`${name} is required for the aws provider`);
@@ -55,7 +59,7 @@ export function ec2ConfigFrom(config: WorkerConfig): Ec2NodeProviderConfig {
 }
 
 /** KUBECONFIG when set, else ~/.kube/config or the pod's service account. */
-export function kubeConfigFrom(config: WorkerConfig): KubeConfig {
+export function kubeConfigFrom(config: ProviderConfig): KubeConfig {
   if (!config.KUBECONFIG) return loadDefaultKubeConfig();
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(config.KUBECONFIG);
@@ -63,7 +67,7 @@ export function kubeConfigFrom(config: WorkerConfig): KubeConfig {
 }
 
 /** EC2 machines that join the cluster, and the workloads on them. Constructs only: nothing is called. */
-export function awsProviders(config: WorkerConfig, clients: AwsClients = {}): Providers {
+export function awsProviders(config: ProviderConfig, clients: AwsClients = {}): Providers {
   return {
     nodes: new Ec2NodeProvider(ec2ConfigFrom(config), clients.ec2Client),
     pods: new KubernetesPodRuntime(kubernetesConfigFrom(config, clients.kubeConfig ?? kubeConfigFrom(config))),
@@ -71,7 +75,7 @@ export function awsProviders(config: WorkerConfig, clients: AwsClients = {}): Pr
 }
 
 /** The Kubernetes runtime's settings from K8S_* (and the deprecated CONTROL_PLANE_CIDR). */
-export function kubernetesConfigFrom(config: WorkerConfig, kubeConfig: KubeConfig): KubernetesPodRuntimeConfig {
+export function kubernetesConfigFrom(config: ProviderConfig, kubeConfig: KubeConfig): KubernetesPodRuntimeConfig {
   return {
     kubeConfig,
     namespace: config.K8S_NAMESPACE,
@@ -86,6 +90,15 @@ export function kubernetesConfigFrom(config: WorkerConfig, kubeConfig: KubeConfi
     drainTimeoutSeconds: config.K8S_DRAIN_TIMEOUT_S,
     imagePullBackOffLimit: config.K8S_IMAGE_PULL_BACKOFF_LIMIT,
   };
+}
+
+/** Where pods' logs are archived: LOG_ARCHIVE_S3_BUCKET when set, else the LOG_ARCHIVE_DIR folder. Every service must name the same. */
+export function createLogArchive(config: ProviderConfig, clients: AwsClients = {}): LogArchive {
+  if (!config.LOG_ARCHIVE_S3_BUCKET) return new LocalFolderLogArchive(config.LOG_ARCHIVE_DIR);
+  return new S3LogArchive(
+    { bucket: config.LOG_ARCHIVE_S3_BUCKET, prefix: config.LOG_ARCHIVE_S3_PREFIX, ...(config.AWS_REGION ? { region: config.AWS_REGION } : {}) },
+    ...(clients.s3Client ? [clients.s3Client] : []),
+  );
 }
 
 const refusal = (name: string, service: string): ProviderError =>

@@ -1,7 +1,7 @@
-import { DynamicModule, Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { DynamicModule, Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown, type Provider } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { LocalFolderLogArchive, LocalNodeProvider, LocalPodRuntime, createSimulatedProviders } from '@simdeploy/cloud';
-import { WorkerConfig, awsEnabled, simulatedEnabled } from '@simdeploy/config';
+import { LocalNodeProvider, LocalPodRuntime, createSimulatedProviders } from '@simdeploy/cloud';
+import { ProviderConfig, WorkerConfig, awsEnabled, simulatedEnabled } from '@simdeploy/config';
 import type { WorkOwner } from '@simdeploy/domain';
 import { CommandBus, CommandScheduler, JetStreamCommandScheduler, LeaderLease, NATS_CONNECTION } from '@simdeploy/messaging';
 import {
@@ -18,7 +18,7 @@ import {
 } from '@simdeploy/workflows';
 import { CoreModule, SERVICE_CONFIG } from './core.module';
 import { WorkerHealth } from './observability/worker-health';
-import { AwsClients, WorkerProviderRegistry, awsProviders } from './providers.factory';
+import { AwsClients, WorkerProviderRegistry, awsProviders, createLogArchive } from './providers.factory';
 
 export const settingsFrom = (config: WorkerConfig): LifecycleSettings => ({
   nodeReadyTimeoutMs: config.NODE_READY_TIMEOUT_S * 1000,
@@ -39,7 +39,7 @@ export const settingsFrom = (config: WorkerConfig): LifecycleSettings => ({
   },
 });
 
-export function localProviders(config: WorkerConfig): Providers {
+export function localProviders(config: ProviderConfig): Providers {
   return {
     nodes: new LocalNodeProvider({ slots: config.LOCAL_SLOTS, bootDelayMs: config.LOCAL_BOOT_DELAY_MS, stateDir: config.LOCAL_STATE_DIR }),
     pods: new LocalPodRuntime({ stateDir: config.LOCAL_STATE_DIR, simulatorCommand: config.SIMULATOR_COMMAND }),
@@ -51,14 +51,14 @@ export function localProviders(config: WorkerConfig): Providers {
  * ENABLE_AWS=true. `PROVIDER` is the default for new deployments. A deployment naming a
  * provider that is not configured here fails its step permanently, naming what to set.
  */
-export function createProviderRegistry(config: WorkerConfig, options: AwsClients & { service?: string } = {}): ProviderRegistry {
+export function createProviderRegistry(config: ProviderConfig, options: AwsClients & { service?: string } = {}): ProviderRegistry {
   const providers: Record<string, Providers> = { local: localProviders(config) };
   if (awsEnabled(config)) providers['aws'] = awsProviders(config, options);
-  return new WorkerProviderRegistry(providers, config.PROVIDER, options.service ?? 'this worker', new LocalFolderLogArchive(config.LOG_ARCHIVE_DIR));
+  return new WorkerProviderRegistry(providers, config.PROVIDER, options.service ?? 'this worker', createLogArchive(config, options));
 }
 
 /** The registry, plus `simulated` when PROVIDER=simulated or ENABLE_SIMULATED=true (its records live in NATS). */
-async function createWorkerProviders(config: WorkerConfig, nc: NatsConnection, service: string): Promise<{ registry: ProviderRegistry; close: () => void }> {
+async function createWorkerProviders(config: ProviderConfig, nc: NatsConnection, service: string): Promise<{ registry: ProviderRegistry; close: () => void }> {
   if (!simulatedEnabled(config)) return { registry: createProviderRegistry(config, { service }), close: () => undefined };
   const simulated = await createSimulatedProviders(nc, {
     bucket: config.SIMULATED_BUCKET,
@@ -71,7 +71,7 @@ async function createWorkerProviders(config: WorkerConfig, nc: NatsConnection, s
   const providers: Record<string, Providers> = { local: localProviders(config), simulated: { nodes: simulated.nodes, pods: simulated.pods } };
   if (awsEnabled(config)) providers['aws'] = awsProviders(config);
   return {
-    registry: new WorkerProviderRegistry(providers, config.PROVIDER, service, new LocalFolderLogArchive(config.LOG_ARCHIVE_DIR)),
+    registry: new WorkerProviderRegistry(providers, config.PROVIDER, service, createLogArchive(config)),
     close: simulated.close,
   };
 }
@@ -86,6 +86,23 @@ class ProvidersShutdown implements OnApplicationShutdown {
   onApplicationShutdown(): void {
     this.handle.close();
   }
+}
+
+/**
+ * The ProviderRegistry as Nest providers, built from the configuration (or the one given, in
+ * tests) and closed with the app: the workers run simulations through it, the gateway finds
+ * their simulators and logs through it.
+ */
+export function providerRegistryProviders(config: ProviderConfig, service: string, registry?: ProviderRegistry): Provider[] {
+  return [
+    {
+      provide: PROVIDERS_HANDLE,
+      inject: [NATS_CONNECTION],
+      useFactory: (nc: NatsConnection) => (registry ? { registry, close: () => undefined } : createWorkerProviders(config, nc, service)),
+    },
+    { provide: ProviderRegistry, inject: [PROVIDERS_HANDLE], useFactory: (handle: { registry: ProviderRegistry }) => handle.registry },
+    ProvidersShutdown,
+  ];
 }
 
 export const WORKER_OWNER = Symbol('WORKER_OWNER');
@@ -144,14 +161,7 @@ export class WorkerModule {
       module: WorkerModule,
       imports: [CoreModule.forRoot(config, service, { ackWaitMs: config.ACK_WAIT_MS, poolSize: config.POOL_SIZE })],
       providers: [
-        {
-          provide: PROVIDERS_HANDLE,
-          inject: [NATS_CONNECTION],
-          useFactory: (nc: NatsConnection) =>
-            registry ? { registry, close: () => undefined } : createWorkerProviders(config, nc, service),
-        },
-        { provide: ProviderRegistry, inject: [PROVIDERS_HANDLE], useFactory: (handle: { registry: ProviderRegistry }) => handle.registry },
-        ProvidersShutdown,
+        ...providerRegistryProviders(config, service, registry),
         { provide: LifecycleSettings, useValue: settings },
         { provide: WORKER_OWNER, useValue: service },
         {

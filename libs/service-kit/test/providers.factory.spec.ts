@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Ec2NodeProvider, KubernetesPodRuntime, LocalNodeProvider, ProviderError } from '@simdeploy/cloud';
-import { WorkerConfig, loadConfig } from '@simdeploy/config';
+import { Ec2NodeProvider, KubernetesPodRuntime, LocalFolderLogArchive, LocalNodeProvider, ProviderError, S3LogArchive } from '@simdeploy/cloud';
+import { GatewayConfig, WorkerConfig, loadConfig } from '@simdeploy/config';
 import { LAUNCH_DEADLINE_MARGIN_MS, StepFailedError, callProvider, defaultLaunchDeadlineMs, sweeperOptionsFrom } from '@simdeploy/workflows';
 import { createProviderRegistry } from '../src/worker.module';
 import { ec2ConfigFrom, parseLaunchTemplate } from '../src/providers.factory';
@@ -81,6 +81,19 @@ describe('createProviderRegistry', () => {
     const registry = createProviderRegistry(loadConfig(WorkerConfig, { ...AWS, ENABLE_AWS: 'true' }));
     expect(registry.defaultProvider).toBe('local');
     expect(registry.get('aws').nodes).toBeInstanceOf(Ec2NodeProvider);
+  });
+});
+
+describe('the log archive', () => {
+  it('is the LOG_ARCHIVE_DIR folder by default and the S3 bucket when one is set, for the workers and the gateway alike', async () => {
+    const local = createProviderRegistry(loadConfig(WorkerConfig, { LOCAL_STATE_DIR: join(dir, 'local'), LOG_ARCHIVE_DIR: join(dir, 'logs') }));
+    expect(local.archive).toBeInstanceOf(LocalFolderLogArchive);
+    await local.archive.store('d1', 'pod-a', ['kept']);
+    expect(await local.archive.read('d1', 'pod-a', 5)).toEqual(['kept']);
+
+    const s3 = { LOCAL_STATE_DIR: join(dir, 'local'), LOG_ARCHIVE_S3_BUCKET: 'sim-logs', AWS_REGION: 'eu-west-1' };
+    expect(createProviderRegistry(loadConfig(WorkerConfig, s3)).archive).toBeInstanceOf(S3LogArchive);
+    expect(createProviderRegistry(loadConfig(GatewayConfig, { ...s3, JWT_SECRET: 'x'.repeat(32) })).archive).toBeInstanceOf(S3LogArchive);
   });
 });
 

@@ -3,14 +3,16 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { GatewayConfig } from '@simdeploy/config';
 import { DashboardFiles, serveDashboardAssets } from './dashboard/dashboard-files';
+import type { ProviderRegistry } from '@simdeploy/workflows';
 import { GatewayModule } from './gateway.module';
 import { instrumentHttp } from './observability/http-instrumentation';
+import { SimulatorProxy } from './proxy/simulator-proxy';
 
 /** The gateway as an application, ready to listen: shared by main.ts and the tests. */
-export async function createGatewayApp(config: GatewayConfig, options: { logger?: false } = {}): Promise<NestFastifyApplication> {
+export async function createGatewayApp(config: GatewayConfig, options: { logger?: false; registry?: ProviderRegistry } = {}): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: config.BODY_LIMIT_BYTES });
   instrumentHttp(adapter.getInstance());
-  const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config, { registry: options.registry }), adapter, {
     ...(options.logger === false ? { logger: false } : {}),
   });
   const document = SwaggerModule.createDocument(
@@ -23,6 +25,7 @@ export async function createGatewayApp(config: GatewayConfig, options: { logger?
   );
   SwaggerModule.setup('docs', app, document);
   serveDashboardAssets(app, app.get(DashboardFiles));
+  await app.get(SimulatorProxy).register(adapter.getInstance());
   app.enableShutdownHooks();
   await app.init();
   return app;

@@ -3,6 +3,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, NatsConnection } from '@nats-io/transport-node';
 import { GatewayConfig, loadConfig } from '@simdeploy/config';
 import { uniqueName } from '@simdeploy/testing';
+import type { ProviderRegistry } from '@simdeploy/workflows';
 import { SignJWT } from 'jose';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,6 +35,8 @@ export interface TestGateway {
 export interface TestGatewayOptions {
   /** Settings on top of the test's own (another gateway over the same streams and read model, say). */
   env?: Record<string, string | undefined>;
+  /** Providers instead of those the configuration names (the access and logs tests bring a fake simulator). */
+  registry?: ProviderRegistry;
 }
 
 /**
@@ -52,7 +55,7 @@ export async function startTestGateway(prefix: string, options: TestGatewayOptio
     ...(dir ? { READ_MODEL_URL: `sqlite:${join(dir, 'read-model.sqlite')}` } : {}),
     ...options.env,
   });
-  const app = await createGatewayApp(config, { logger: false });
+  const app = await createGatewayApp(config, { logger: false, registry: options.registry });
   await app.listen(0, '127.0.0.1');
   const base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   const nc = await connect({ servers: config.NATS_URL });

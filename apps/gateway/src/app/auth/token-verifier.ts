@@ -3,6 +3,7 @@ import { GatewayConfig } from '@simdeploy/config';
 import { SERVICE_CONFIG } from '@simdeploy/service-kit';
 import { JWTPayload, createRemoteJWKSet, jwtVerify } from 'jose';
 import { webcrypto } from 'node:crypto';
+import { ACCESS_TOKEN_PURPOSE } from './access-tokens';
 import { ADMIN_ROLE, Principal } from './principal';
 
 export class InvalidTokenError extends Error {}
@@ -37,6 +38,8 @@ export class TokenVerifier {
       throw new InvalidTokenError(error instanceof Error ? error.message : 'invalid token');
     }
     if (typeof payload.sub !== 'string' || payload.sub === '') throw new InvalidTokenError('token has no subject');
+    // Signed with another key already; refused by its purpose too, should both keys ever be the same.
+    if (payload['purpose'] === ACCESS_TOKEN_PURPOSE) throw new InvalidTokenError('a simulator access token is no API token');
     const roles = Array.isArray(payload['roles']) ? payload['roles'].filter((r): r is string => typeof r === 'string') : [];
     return { subject: payload.sub, roles, isAdmin: roles.includes(ADMIN_ROLE) };
   }

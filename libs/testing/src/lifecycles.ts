@@ -21,6 +21,8 @@ export interface LifecycleOptions {
   requestedAt: number;
   outcome?: Outcome;
   labels?: Record<string, string>;
+  /** The owner's team, as the gateway records it when teams are configured. */
+  team?: string;
   robots?: number;
   stepMs?: number;
 }
@@ -61,7 +63,7 @@ export function lifecycle(options: LifecycleOptions): SimDeploymentEvent[] {
     }
   };
 
-  step('RequestLaunch', { deploymentId: options.id, owner: owner.subject, spec, provider: 'aws' }, owner);
+  step('RequestLaunch', { deploymentId: options.id, owner: owner.subject, ...(options.team ? { team: options.team } : {}), spec, provider: 'aws' }, owner);
   const outcome = options.outcome ?? 'finished';
   if (outcome === 'rejected') {
     step('RejectLaunch', { reason: 'quota: at most 10 running simulations' });

@@ -234,7 +234,7 @@ describe('the interpreter over in-memory store, bus, timers and cloud', () => {
     const waiting: string[] = [];
     for (let i = 0; i < 5; i++) waiting.push(await sys.launch());
     for (const id of waiting) await sys.until(id, (s) => s.admission?.state === 'queued', 'queued');
-    expect(await sys.ledgers.standing(quotaLedger('alice'), waiting[4] as string)).toEqual({ queued: true, place: 5 });
+    expect(await sys.ledgers.standing(quotaLedger('owner:alice'), waiting[4] as string)).toEqual({ queued: true, place: 5 });
     expect(sys.cloud.instances.size).toBe(4);
 
     const started: string[] = [];
@@ -264,7 +264,7 @@ describe('the interpreter over in-memory store, bus, timers and cloud', () => {
     expect(final.nodes.every((n) => !n.instanceId)).toBe(true);
     expect(sys.cloud.count('launchNode', queued)).toBe(0);
     // The one behind it is now first in line, still waiting for the running one.
-    expect(await sys.ledgers.standing(quotaLedger('alice'), behind as string)).toEqual({ queued: true, place: 1 });
+    expect(await sys.ledgers.standing(quotaLedger('owner:alice'), behind as string)).toEqual({ queued: true, place: 1 });
     expect((await sys.gateway.load(behind as string)).state?.status).toBe('Pending');
   });
 

@@ -1,6 +1,7 @@
 import {
   decideAdmission,
   admittedBy,
+  describeLedger,
   foldAdmission,
   standingOf,
   type AdmissionCommand,
@@ -10,7 +11,7 @@ import {
 
 const T = '2026-11-28T00:00:00.000Z';
 const ADMIN = { subject: 'root', roles: ['admin'] };
-const LEDGER = 'quota:alice';
+const LEDGER = 'quota:owner:alice';
 const request = (deploymentId: string, weight = 1): AdmissionCommand => ({ type: 'RequestAdmission', data: { deploymentId, weight }, at: T });
 const release = (deploymentId: string): AdmissionCommand => ({ type: 'ReleaseAdmission', data: { deploymentId }, at: T });
 const setLimits = (limits: Limits): AdmissionCommand => ({ type: 'SetLimits', data: limits, at: T, by: ADMIN });
@@ -68,10 +69,10 @@ describe('an admission ledger (limits that queue instead of refusing)', () => {
 
   it('refuses a launch heavier than the whole limit, and one that finds the line full, saying why', () => {
     given([]).when(request('huge', 3)).then(['LaunchRefused'], ([event]) =>
-      expect(event?.data).toMatchObject({ reason: 'quota:alice: needs 3 of at most 2 at once' }),
+      expect(event?.data).toMatchObject({ reason: "it needs 3 of alice's simulations and at most 2 may be held at once" }),
     );
     const lineFull = ledger([request('a'), request('b'), request('c'), request('d'), request('e')]);
-    given(lineFull).when(request('f')).then(['LaunchRefused'], ([event]) => expect(event?.data).toMatchObject({ reason: expect.stringMatching(/3 launches are already waiting/) }));
+    given(lineFull).when(request('f')).then(['LaunchRefused'], ([event]) => expect(event?.data).toMatchObject({ reason: expect.stringMatching(/^the line for alice's simulations is full: 3 launches are already waiting/) }));
   });
 
   it('an admin raising the limit lets those waiting in; lowering it evicts nobody', () => {
@@ -85,5 +86,14 @@ describe('an admission ledger (limits that queue instead of refusing)', () => {
   it('with no limit it admits everything', () => {
     const open = ledger([request('a'), request('b'), request('c', 50)], { maxActive: null, maxQueued: null });
     expect(foldAdmission(open).active).toHaveLength(3);
+  });
+});
+
+describe('a ledger named in a reason', () => {
+  it('reads as whose simulations or which machines it counts', () => {
+    expect(describeLedger('quota:owner:alice')).toBe("alice's simulations");
+    expect(describeLedger('quota:team:nav:robots')).toBe("team nav:robots's simulations");
+    expect(describeLedger('capacity:aws:g4dn.xlarge')).toBe("aws's g4dn.xlarge machines");
+    expect(describeLedger('capacity:aws:*')).toBe("aws's machines");
   });
 });

@@ -90,6 +90,16 @@ export type AdmissionCommand =
   | { type: 'ReleaseAdmission'; data: { deploymentId: string }; at: string }
   | { type: 'SetLimits'; data: Limits; at: string; by: Actor };
 
+/** A ledger's name as a reason shows it: `quota:team:nav` is "team nav's simulations". */
+export function describeLedger(ledger: string): string {
+  const [kind, scope, ...rest] = ledger.split(':');
+  const name = rest.join(':');
+  if (kind === 'quota' && scope === 'team') return `team ${name}'s simulations`;
+  if (kind === 'quota' && scope === 'owner') return `${name}'s simulations`;
+  if (kind === 'capacity') return `${scope}'s ${name === '*' ? '' : `${name} `}machines`;
+  return ledger;
+}
+
 /** Where a launch stands in a ledger. */
 export type Standing = { admitted: true } | { queued: true; place: number } | { refused: true; reason: string } | { unknown: true };
 
@@ -123,13 +133,13 @@ export function decideAdmission(command: AdmissionCommand, state: AdmissionState
       const { deploymentId, weight } = command.data;
       if (!('unknown' in standingOf(state, deploymentId))) return [];
       if (limits.maxActive !== null && weight > limits.maxActive) {
-        const reason = `${ledger}: needs ${weight} of at most ${limits.maxActive} at once`;
+        const reason = `it needs ${weight} of ${describeLedger(ledger)} and at most ${limits.maxActive} may be held at once`;
         return [{ type: 'LaunchRefused', data: { at: command.at, deploymentId, reason } }];
       }
       const fits = limits.maxActive === null || usedShares(state) + weight <= limits.maxActive;
       if (state.queue.length === 0 && fits) return [{ type: 'LaunchAdmitted', data: { at: command.at, deploymentId, weight } }];
       if (limits.maxQueued !== null && state.queue.length >= limits.maxQueued) {
-        const reason = `${ledger}: ${state.queue.length} launches are already waiting, the most allowed`;
+        const reason = `the line for ${describeLedger(ledger)} is full: ${state.queue.length} launches are already waiting, the most allowed`;
         return [{ type: 'LaunchRefused', data: { at: command.at, deploymentId, reason } }];
       }
       return [{ type: 'LaunchQueued', data: { at: command.at, deploymentId, weight } }];

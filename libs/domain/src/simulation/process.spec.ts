@@ -1,4 +1,4 @@
-import { PERMANENT_FAILURE, SPEC_ADMIN, SPEC_SETTINGS, given, history, type History } from '../testing';
+import { PERMANENT_FAILURE, SPEC_ADMIN, SPEC_ID, SPEC_OWNER, SPEC_SETTINGS, SPEC_SIMULATION, given, history, type History } from '../testing';
 import type { Readiness } from './process';
 
 const ok = <T>(value: T) => ({ ok: true as const, value });
@@ -14,8 +14,8 @@ describe('what happens next for a deployment (the process decider)', () => {
   describe('launch: Pending -> LaunchingNodes -> LaunchingPods -> Running', () => {
     it('a requested launch asks the admission ledgers first; with no limit in the way it starts launching nodes', () => {
       const h = history().requested();
-      given(h.events).at(h.now).next().calls('admit', { scope: 'alice', capacity: 'local:g4dn.xlarge', weight: 2 });
-      given(h.events).at(h.now).after({ operation: 'admit', scope: 'alice', capacity: 'local:g4dn.xlarge', weight: 2 }, ok({ admitted: [] })).issues('StartLaunchingNodes', {});
+      given(h.events).at(h.now).next().calls('admit', { scope: 'owner:alice', capacity: 'local:g4dn.xlarge', weight: 2 });
+      given(h.events).at(h.now).after({ operation: 'admit', scope: 'owner:alice', capacity: 'local:g4dn.xlarge', weight: 2 }, ok({ admitted: [] })).issues('StartLaunchingNodes', {});
     });
 
     it('launches the first planned node without an instance, with its client token', () => {
@@ -147,31 +147,37 @@ describe('what happens next for a deployment (the process decider)', () => {
   });
 
   describe('admission: limits that queue instead of refusing', () => {
-    const ADMIT = { operation: 'admit', scope: 'alice', capacity: 'local:g4dn.xlarge', weight: 2 } as const;
+    const ADMIT = { operation: 'admit', scope: 'owner:alice', capacity: 'local:g4dn.xlarge', weight: 2 } as const;
 
     it('an admitted launch records the ledgers that hold its share, then provisions', () => {
       const h = history().requested();
-      given(h.events).at(h.now).after(ADMIT, ok({ admitted: ['quota:alice'] })).issues('RecordAdmitted', { ledgers: ['quota:alice'] });
+      given(h.events).at(h.now).after(ADMIT, ok({ admitted: ['quota:owner:alice'] })).issues('RecordAdmitted', { ledgers: ['quota:owner:alice'] });
       const admitted = h.admitted();
       given(admitted.events).at(admitted.now).next().issues('StartLaunchingNodes', {});
     });
 
+    it("a team member's launch counts against the team's limit, never a person's of the same name", () => {
+      const h = history().do('RequestLaunch', { deploymentId: SPEC_ID, owner: 'alice', team: 'alice', spec: SPEC_SIMULATION, provider: 'local' }, SPEC_OWNER);
+      expect(h.state).toMatchObject({ owner: 'alice', team: 'alice' });
+      given(h.events).at(h.now).next().calls('admit', { ...ADMIT, scope: 'team:alice' });
+    });
+
     it('a launch over the limit waits in line without provisioning anything', () => {
       const h = history().requested();
-      given(h.events).at(h.now).after(ADMIT, ok({ queued: 'quota:alice', place: 3 })).issues('RecordQueued', { ledger: 'quota:alice' });
+      given(h.events).at(h.now).after(ADMIT, ok({ queued: 'quota:owner:alice', place: 3 })).issues('RecordQueued', { ledger: 'quota:owner:alice' });
       const queued = h.queued();
-      expect(queued.state).toMatchObject({ status: 'Pending', admission: { state: 'queued', ledgers: ['quota:alice'] } });
+      expect(queued.state).toMatchObject({ status: 'Pending', admission: { state: 'queued', ledgers: ['quota:owner:alice'] } });
       // Asked again (woken, or its safety net came due): still in line, it waits.
       given(queued.events).at(queued.now).next().calls('admit', ADMIT);
-      given(queued.events).at(queued.now).after(ADMIT, ok({ queued: 'quota:alice', place: 1 })).waitsUntil(queued.later(SPEC_SETTINGS.queueRecheckMs));
+      given(queued.events).at(queued.now).after(ADMIT, ok({ queued: 'quota:owner:alice', place: 1 })).waitsUntil(queued.later(SPEC_SETTINGS.queueRecheckMs));
       // Its turn: admitted, it goes.
-      given(queued.events).at(queued.now).after(ADMIT, ok({ admitted: ['quota:alice'] })).issues('RecordAdmitted', { ledgers: ['quota:alice'] });
+      given(queued.events).at(queued.now).after(ADMIT, ok({ admitted: ['quota:owner:alice'] })).issues('RecordAdmitted', { ledgers: ['quota:owner:alice'] });
     });
 
     it('a launch the ledgers refuse (a full line, more than the whole limit) ends Rejected with the reason', () => {
       const h = history().requested();
-      const refused = given(h.events).at(h.now).after(ADMIT, ok({ refused: 'quota:alice: 5 launches are already waiting, the most allowed' }));
-      refused.issues('RejectLaunch', { reason: 'quota:alice: 5 launches are already waiting, the most allowed' });
+      const refused = given(h.events).at(h.now).after(ADMIT, ok({ refused: "the line for alice's simulations is full: 5 launches are already waiting, the most allowed" }));
+      refused.issues('RejectLaunch', { reason: "the line for alice's simulations is full: 5 launches are already waiting, the most allowed" });
       const rejected = h.do('RejectLaunch', { reason: 'x' });
       expect(rejected.state.status).toBe('Rejected');
       given(rejected.events).at(rejected.now).next().doesNothing();
@@ -184,15 +190,15 @@ describe('what happens next for a deployment (the process decider)', () => {
 
     it('an ended launch gives its shares back, and a stopped one its place in line', () => {
       const ended = history().admitted().do('StartLaunchingNodes', {}).stopped().do('StartDeletingPods', {}).do('StartDeletingNodes', {}).do('StartTerminatingInstances', {}).do('MarkTerminated', {});
-      given(ended.events).at(ended.now).next().calls('release', { ledgers: ['quota:alice'] });
-      given(ended.events).at(ended.now).after({ operation: 'release', ledgers: ['quota:alice'] }, ok(undefined)).issues('RecordAdmissionReleased', { ledgers: ['quota:alice'] });
-      const released = ended.do('RecordAdmissionReleased', { ledgers: ['quota:alice'] });
+      given(ended.events).at(ended.now).next().calls('release', { ledgers: ['quota:owner:alice'] });
+      given(ended.events).at(ended.now).after({ operation: 'release', ledgers: ['quota:owner:alice'] }, ok(undefined)).issues('RecordAdmissionReleased', { ledgers: ['quota:owner:alice'] });
+      const released = ended.do('RecordAdmissionReleased', { ledgers: ['quota:owner:alice'] });
       given(released.events).at(released.now).next().doesNothing();
 
       const queuedThenStopped = history().queued().stopped();
       given(queuedThenStopped.events).at(queuedThenStopped.now).next().issues('StartDeletingPods', {});
       const gone = queuedThenStopped.do('StartDeletingPods', {}).do('StartDeletingNodes', {}).do('StartTerminatingInstances', {}).do('MarkTerminated', {});
-      given(gone.events).at(gone.now).next().calls('release', { ledgers: ['quota:alice'] });
+      given(gone.events).at(gone.now).next().calls('release', { ledgers: ['quota:owner:alice'] });
     });
 
     it('a provider at capacity makes the launch wait and try again until its deadline, then fail', () => {

@@ -127,8 +127,11 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 const pastPodStep = (s: SimDeployment): boolean =>
   s.status === Status.DeletingNodes || s.status === Status.TerminatingInstances || s.status === Status.Terminated;
 
-/** Whose limit a launch counts against: its team's when it has one, its owner's otherwise. */
-export const admissionScope = (s: Pick<SimDeployment, 'owner' | 'team'>): string => s.team ?? s.owner;
+/**
+ * Whose limit a launch counts against: its team's when it has one, its owner's otherwise.
+ * Prefixed, so that a team and a person of the same name never share a limit.
+ */
+export const admissionScope = (s: Pick<SimDeployment, 'owner' | 'team'>): string => (s.team === undefined ? `owner:${s.owner}` : `team:${s.team}`);
 /** Whose machines it needs: a provider's instances of one type. */
 export const capacityKey = (s: Pick<SimDeployment, 'provider' | 'spec'>): string => `${s.provider}:${s.spec.nodeInstanceType}`;
 

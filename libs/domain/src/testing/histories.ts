@@ -95,12 +95,12 @@ export class History {
   }
 
   /** Waiting in an admission ledger's line. */
-  queued(ledger = `quota:${SPEC_OWNER.subject}`): History {
+  queued(ledger = `quota:owner:${SPEC_OWNER.subject}`): History {
     return (this.events.length === 0 ? this.requested() : this).do('RecordQueued', { ledger });
   }
 
   /** Let go by the admission ledgers. */
-  admitted(ledgers = [`quota:${SPEC_OWNER.subject}`]): History {
+  admitted(ledgers = [`quota:owner:${SPEC_OWNER.subject}`]): History {
     return (this.events.length === 0 ? this.requested() : this).do('RecordAdmitted', { ledgers });
   }
 

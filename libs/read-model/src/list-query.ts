@@ -4,9 +4,18 @@ import { ALL_ERROR_STATUSES, ALL_STATUSES, ErrorStatus, SimDeployment, Status, V
 export const NO_ERROR = 'none';
 export type ErrorStatusFilterValue = ErrorStatus | typeof NO_ERROR;
 
+export interface Viewer {
+  owner: string;
+  team?: string;
+}
+
 /** Which deployments a list or a count covers. Every field narrows; none set means all. */
 export interface DeploymentFilter {
   owner?: string;
+  /** Only the simulations of this team (as recorded at launch). */
+  team?: string;
+  /** What a member may see: their own simulations, and their team's when they have one. */
+  visibleTo?: Viewer;
   /** The statuses to keep (already resolved from `A,B` or `!A,B`). */
   statuses?: readonly Status[];
   /** The error statuses to keep, `none` meaning "no error status". */
@@ -107,13 +116,19 @@ export function parseInstant(name: string, value: string | undefined): string | 
   return new Date(time).toISOString();
 }
 
-/** Whether a filter can be counted from the per-(owner, status, error status) tallies. */
+/** A member sees their own simulations and their team's. */
+export const canSee = (viewer: Viewer, state: Pick<SimDeployment, 'owner' | 'team'>): boolean =>
+  state.owner === viewer.owner || (viewer.team !== undefined && state.team === viewer.team);
+
+/** Whether a filter can be counted from the per-(owner, team, status, error status) tallies. */
 export const countableFromTallies = (filter: DeploymentFilter): boolean =>
   filter.labels === undefined && filter.requestedFrom === undefined && filter.requestedTo === undefined;
 
 /** The same filter as a predicate, for the in-memory adapter and for tests. */
 export function matches(filter: DeploymentFilter, state: SimDeployment): boolean {
   if (filter.owner !== undefined && state.owner !== filter.owner) return false;
+  if (filter.team !== undefined && state.team !== filter.team) return false;
+  if (filter.visibleTo && !canSee(filter.visibleTo, state)) return false;
   if (filter.statuses && !filter.statuses.includes(state.status)) return false;
   if (filter.errorStatuses && !filter.errorStatuses.includes(state.errorStatus ?? NO_ERROR)) return false;
   if (filter.requestedFrom !== undefined && state.requestedAt < filter.requestedFrom) return false;

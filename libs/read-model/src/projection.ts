@@ -67,18 +67,19 @@ export async function applyBatch(
 }
 
 /** The key the tallies count by: error status `''` for none, as a primary key cannot hold null. */
-export const tallyKey = (s: SimDeployment): { owner: string; status: string; error_status: string } => ({
+export const tallyKey = (s: SimDeployment): { owner: string; team: string; status: string; error_status: string } => ({
   owner: s.owner,
+  team: s.team ?? '',
   status: s.status,
   error_status: s.errorStatus ?? '',
 });
 
-/** How each (owner, status, error status) count moves with these changes; zero moves left out. */
-export function tallyDeltas(changes: readonly ProjectedChange[]): { owner: string; status: string; error_status: string; n: number }[] {
-  const deltas = new Map<string, { owner: string; status: string; error_status: string; n: number }>();
+/** How each (owner, team, status, error status) count moves with these changes; zero moves left out. */
+export function tallyDeltas(changes: readonly ProjectedChange[]): { owner: string; team: string; status: string; error_status: string; n: number }[] {
+  const deltas = new Map<string, { owner: string; team: string; status: string; error_status: string; n: number }>();
   const add = (s: SimDeployment, n: number) => {
     const key = tallyKey(s);
-    const id = `${key.owner}\0${key.status}\0${key.error_status}`;
+    const id = `${key.owner}\0${key.team}\0${key.status}\0${key.error_status}`;
     const entry = deltas.get(id) ?? { ...key, n: 0 };
     entry.n += n;
     deltas.set(id, entry);

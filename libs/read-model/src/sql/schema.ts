@@ -6,6 +6,8 @@ export type SqlDialectName = 'sqlite' | 'postgres';
 export interface DeploymentsTable {
   id: string;
   owner: string;
+  /** The owner's team when teams are configured (TEAM_CLAIM); its members see the row. */
+  team: string | null;
   status: string;
   error_status: string | null;
   requested_at: string;
@@ -23,9 +25,10 @@ export interface DeploymentLabelsTable {
   requested_at: string;
 }
 
-/** How many deployments each owner has per status and error status (`''` for none): totals without a scan. */
+/** How many deployments each owner (and team, `''` for none) has per status and error status (`''` for none): totals without a scan. */
 export interface DeploymentCountsTable {
   owner: string;
+  team: string;
   status: string;
   error_status: string;
   n: number;
@@ -119,6 +122,29 @@ export function migrations(dialect: SqlDialectName): Record<string, Migration> {
           .insertInto('projection_checkpoint')
           .values({ name: DEPLOYMENTS_PROJECTION, position: null, updated_at: new Date(0).toISOString() })
           .execute();
+      },
+    },
+    // Teams (TEAM_CLAIM): a team column members' lists filter on, and tallies by team as well,
+    // refilled from the rows (the team is fixed at request time; older rows have none).
+    '0002_deployments_team': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('deployments').addColumn('team', key).execute();
+        await db.schema.createIndex('deployments_by_team').on('deployments').columns(['team', 'requested_at desc', 'id']).execute();
+        await db.schema.dropTable('deployment_counts').execute();
+        await db.schema
+          .createTable('deployment_counts')
+          .addColumn('owner', key, (c) => c.notNull())
+          .addColumn('team', key, (c) => c.notNull())
+          .addColumn('status', key, (c) => c.notNull())
+          .addColumn('error_status', key, (c) => c.notNull())
+          .addColumn('n', 'integer', (c) => c.notNull())
+          .addPrimaryKeyConstraint('deployment_counts_pk', ['owner', 'team', 'status', 'error_status'])
+          .execute();
+        await sql`
+          insert into deployment_counts (owner, team, status, error_status, n)
+          select owner, coalesce(team, ''), status, coalesce(error_status, ''), count(*)
+          from deployments group by owner, coalesce(team, ''), status, coalesce(error_status, '')
+        `.execute(db);
       },
     },
   };

@@ -140,6 +140,9 @@ export class SqlReadModel extends ReadModel {
     if (countableFromTallies(filter)) {
       let q = db.selectFrom('deployment_counts').select((eb) => eb.fn.sum<string | number | null>('n').as('n'));
       if (filter.owner !== undefined) q = q.where('owner', '=', filter.owner);
+      if (filter.team !== undefined) q = q.where('team', '=', filter.team);
+      const viewer = filter.visibleTo;
+      if (viewer) q = q.where((eb) => (viewer.team === undefined ? eb('owner', '=', viewer.owner) : eb.or([eb('owner', '=', viewer.owner), eb('team', '=', viewer.team)])));
       if (filter.statuses) q = q.where('status', 'in', [...filter.statuses]);
       if (filter.errorStatuses) q = q.where('error_status', 'in', filter.errorStatuses.map((e) => (e === NO_ERROR ? '' : e)));
       const row = await q.executeTakeFirst();
@@ -187,6 +190,11 @@ function filterExpression(
 ): Expression<SqlBool> {
   const conditions: Expression<SqlBool>[] = [];
   if (filter.owner !== undefined) conditions.push(eb('d.owner', '=', filter.owner));
+  if (filter.team !== undefined) conditions.push(eb('d.team', '=', filter.team));
+  const viewer = filter.visibleTo;
+  if (viewer) {
+    conditions.push(viewer.team === undefined ? eb('d.owner', '=', viewer.owner) : eb.or([eb('d.owner', '=', viewer.owner), eb('d.team', '=', viewer.team)]));
+  }
   if (filter.statuses) conditions.push(eb('d.status', 'in', [...filter.statuses]));
   if (filter.errorStatuses) {
     const named = filter.errorStatuses.filter((e) => e !== NO_ERROR);
@@ -246,6 +254,7 @@ class SqlProjectionTransaction implements ProjectionTransaction {
           chunk.map((c) => ({
             id: c.after.id,
             owner: c.after.owner,
+            team: c.after.team ?? null,
             status: c.after.status,
             error_status: c.after.errorStatus,
             requested_at: c.after.requestedAt,
@@ -257,6 +266,7 @@ class SqlProjectionTransaction implements ProjectionTransaction {
         .onConflict((oc) =>
           oc.column('id').doUpdateSet((eb) => ({
             owner: eb.ref('excluded.owner'),
+            team: eb.ref('excluded.team'),
             status: eb.ref('excluded.status'),
             error_status: eb.ref('excluded.error_status'),
             requested_at: eb.ref('excluded.requested_at'),
@@ -284,7 +294,7 @@ class SqlProjectionTransaction implements ProjectionTransaction {
         .insertInto('deployment_counts')
         .values(chunk)
         .onConflict((oc) =>
-          oc.columns(['owner', 'status', 'error_status']).doUpdateSet((eb) => ({ n: eb('deployment_counts.n', '+', eb.ref('excluded.n')) })),
+          oc.columns(['owner', 'team', 'status', 'error_status']).doUpdateSet((eb) => ({ n: eb('deployment_counts.n', '+', eb.ref('excluded.n')) })),
         )
         .execute();
     }

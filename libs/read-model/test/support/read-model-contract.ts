@@ -169,7 +169,9 @@ export function describeReadModelContract(name: string, setup: () => Promise<Rea
         const id = randomUUID();
         const owner = owners[i % owners.length] as string;
         const labels: Record<string, string> = { team: i % 2 === 0 ? 'nav' : 'arm', ...(i % 5 === 0 ? { env: 'ci' } : {}) };
-        return { id, owner, labels, events: lifecycle({ id, owner, requestedAt: at(Math.floor(i / 2) * 3), outcome: outcomes[i % outcomes.length], labels }) };
+        // Every fourth was launched by a member of the robotics team (teams configured).
+        const team = i % 4 === 0 ? 'robotics' : undefined;
+        return { id, owner, labels, events: lifecycle({ id, owner, team, requestedAt: at(Math.floor(i / 2) * 3), outcome: outcomes[i % outcomes.length], labels }) };
       });
       const events = feed.interleave(deployments);
       const states = () => deployments.map((d) => feed.folded(d.id) as SimDeployment);
@@ -206,6 +208,25 @@ export function describeReadModelContract(name: string, setup: () => Promise<Rea
           expected((s) => s.owner === 'carol' && s.errorStatus === ErrorStatus.AdminReview).length,
         );
         expect(await readModel.list({ limit: 5, statuses: [] })).toMatchObject({ items: [], total: 0 });
+      });
+
+      it("shows a member their own simulations and their team's, and filters by team, with totals from the tallies", async () => {
+        const robotics = (s: SimDeployment) => s.team === 'robotics';
+        const aliceOrTeam = await allPages(readModel, { visibleTo: { owner: 'alice', team: 'robotics' } }, 4);
+        const want = expected((s) => s.owner === 'alice' || robotics(s));
+        expect(want.length).toBeGreaterThan(expected((s) => s.owner === 'alice').length);
+        expect(aliceOrTeam.map((s) => s.id)).toEqual(want);
+        expect((await readModel.list({ limit: 1, visibleTo: { owner: 'alice', team: 'robotics' } })).total).toBe(want.length);
+
+        const bobAlone = await allPages(readModel, { visibleTo: { owner: 'bob' } }, 10);
+        expect(bobAlone.map((s) => s.id)).toEqual(expected((s) => s.owner === 'bob'));
+
+        const active = ALL_STATUSES.filter((s) => !isFinal(s));
+        const teamActive = await readModel.list({ limit: 100, team: 'robotics', statuses: active });
+        expect(teamActive.items.map((s) => s.id)).toEqual(expected((s) => robotics(s) && !isFinal(s.status)));
+        expect(teamActive.total).toBe(teamActive.items.length);
+        expect(await readModel.count({ team: 'robotics', visibleTo: { owner: 'carol', team: 'robotics' } })).toBe(expected(robotics).length);
+        expect(await readModel.count({ team: 'nobody' })).toBe(0);
       });
 
       it('filters by labels and requested-time range, counting them only when asked', async () => {

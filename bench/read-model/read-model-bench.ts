@@ -128,6 +128,7 @@ async function startGateway(natsUrl: string, readModelUrl: string) {
       READ_MODEL_URL: readModelUrl,
       JWT_SECRET: SECRET,
       PORT: String(port),
+      RATE_LIMIT_MAX: '0',
       LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'ignore', 'inherit'],

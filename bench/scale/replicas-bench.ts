@@ -45,6 +45,7 @@ async function startSystem(natsUrl: string, replicas: number): Promise<Started> 
         ...process.env,
         JWT_SECRET: SECRET,
         LOG_LEVEL: 'warn',
+        RATE_LIMIT_MAX: '0',
         SIMULATOR_COMMAND: SIMULATOR,
         READINESS_POLL_MS: '100',
         EVENTS_STREAM: uniqueName('BENCH_EVENTS'),

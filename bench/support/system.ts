@@ -96,6 +96,8 @@ export async function startSystem(build: string, natsUrl: string, env: Record<st
       env: {
         ...process.env,
         LOG_LEVEL: 'warn',
+        // A benchmark is one caller sending as fast as the system answers.
+        RATE_LIMIT_MAX: '0',
         EVENTS_STREAM: `${names}_EVENTS`,
         EVENTS_SUBJECT_PREFIX: `${names}.evt`,
         COMMANDS_STREAM: `${names}_COMMANDS`,

@@ -48,7 +48,7 @@ export async function startSystem(
     [join(ROOT, 'tools/start.mjs'), '--no-build', '--port', '0', '--state-dir', stateDir, '--json', ...natsArgs, ...(options.args ?? [])],
     {
       cwd: ROOT,
-      env: { ...process.env, JWT_SECRET, LOG_LEVEL: 'warn', READINESS_POLL_MS: '100', ...streams, ...env },
+      env: { ...process.env, JWT_SECRET, LOG_LEVEL: 'warn', READINESS_POLL_MS: '100', RATE_LIMIT_MAX: '0', ...streams, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

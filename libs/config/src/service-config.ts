@@ -616,6 +616,29 @@ export class GatewayConfig extends ProviderConfig {
   BODY_LIMIT_BYTES: number = 64 * 1024;
 
   /**
+   * The token claim that names the caller's team (`org`, say, or a namespaced URL): members see
+   * and stop each other's simulations, and limits and queues apply per team. Unset: per owner.
+   */
+  @IsOptional()
+  @Matches(/^\S{1,200}$/, { message: 'must be the name of a token claim, e.g. org' })
+  TEAM_CLAIM?: string;
+
+  /** Requests per caller (token subject) in each RATE_LIMIT_WINDOW_S on this gateway; more get 429 with Retry-After. 0: off. */
+  @IsInt({ message: 'must be a whole number of requests (0 turns the limit off)' })
+  @Min(0)
+  RATE_LIMIT_MAX: number = 1200;
+
+  @IsInt({ message: 'must be a whole number of seconds' })
+  @Min(1)
+  @Max(3600)
+  RATE_LIMIT_WINDOW_S: number = 60;
+
+  /** Whether callers with the admin role are exempt from RATE_LIMIT_MAX. */
+  @Transform(({ obj }: { obj: Record<string, unknown> }) => parseBoolean(obj['RATE_LIMIT_ADMIN_EXEMPT'] ?? 'false'))
+  @IsBoolean({ message: 'must be "true" or "false"' })
+  RATE_LIMIT_ADMIN_EXEMPT: boolean = false;
+
+  /**
    * HS256 key of the simulators' access tokens, the same on every gateway replica. Unset: derived
    * from JWT_SECRET (as another key, so neither kind of token passes for the other).
    */

@@ -1,9 +1,11 @@
-import { ErrorStatus, SimDeployment, Status, latestFailure } from '@simdeploy/domain';
+import { ErrorStatus, SimDeployment, Status, describeLedger, latestFailure } from '@simdeploy/domain';
 
 /** What the API shows of a deployment: derived from the state, never stored. */
 export interface DeploymentView {
   id: string;
   owner: string;
+  /** The owner's team, when teams are configured: its members see and stop it, and its limits count it. */
+  team: string | null;
   status: Status;
   errorStatus: ErrorStatus | null;
   /** The latest failure, readable by a person: stage, step, provider code and message. */
@@ -32,6 +34,12 @@ export interface DeploymentView {
   /** Why a running simulation stopped itself: a pod that exited, with its last log lines. */
   workloadFailure: { at: string; code: string; message: string; logs: string[] } | null;
   resolution: { at: string; by: string; comment: string } | null;
+  /**
+   * Where the launch stands with the limits: waiting in line (for whose simulations or which
+   * machines, and its place when one simulation is asked for), or admitted. Null when no limit
+   * applied to it.
+   */
+  admission: { state: 'queued' | 'admitted'; since: string; waitingFor: string | null; place: number | null; released: boolean } | null;
 }
 
 export function toView(state: SimDeployment): DeploymentView {
@@ -39,6 +47,7 @@ export function toView(state: SimDeployment): DeploymentView {
   return {
     id: state.id,
     owner: state.owner,
+    team: state.team ?? null,
     status: state.status,
     errorStatus: state.errorStatus,
     failureReason: failure
@@ -79,5 +88,19 @@ export function toView(state: SimDeployment): DeploymentView {
     resolution: state.resolution
       ? { at: state.resolution.at, by: state.resolution.by.subject, comment: state.resolution.comment }
       : null,
+    admission: admissionView(state),
+  };
+}
+
+function admissionView(state: SimDeployment): DeploymentView['admission'] {
+  const admission = state.admission;
+  if (!admission || (admission.state === 'admitted' && admission.ledgers.length === 0)) return null;
+  const queuedIn = admission.state === 'queued' ? admission.ledgers[0] : undefined;
+  return {
+    state: admission.state,
+    since: admission.since,
+    waitingFor: queuedIn === undefined ? null : describeLedger(queuedIn),
+    place: null,
+    released: admission.released === true,
   };
 }

@@ -45,6 +45,18 @@ export const capacityLedger = (key: string): string => `capacity:${key}`;
 
 const MAX_CONFLICTS = 20;
 
+export interface LedgerView {
+  /** In force: an admin's override where set, the configured default otherwise. */
+  limits: Limits;
+  defaults: Limits;
+  /** What an admin set (PUT /admin/quotas/...); a field left out is the default. */
+  overrides: Partial<Limits>;
+  /** Launches holding a share, and the shares they hold (machines, for capacity). */
+  active: number;
+  used: number;
+  queued: number;
+}
+
 /** Wakes launches a ledger just let in (sends their launch command). */
 export type Wake = (deploymentIds: readonly string[], ledger: string, revision: StreamRevision) => Promise<void>;
 
@@ -102,7 +114,7 @@ export class AdmissionLedgers {
   }
 
   /** An admin's limits for one ledger (recorded, so audited and kept); launches that now fit are woken. */
-  async setLimits(ledger: string, limits: Limits, by: Actor): Promise<string[]> {
+  async setLimits(ledger: string, limits: Partial<Limits>, by: Actor): Promise<string[]> {
     const { events } = await this.decide(ledger, this.defaultsOf(ledger), { type: 'SetLimits', data: limits, at: this.now(), by });
     return admittedBy(events);
   }
@@ -112,15 +124,21 @@ export class AdmissionLedgers {
     return standingOf((await this.load(ledger)).state, deploymentId);
   }
 
-  async view(ledger: string): Promise<{ limits: Limits; overridden: boolean; active: number; used: number; queued: number }> {
+  async view(ledger: string): Promise<LedgerView> {
     const { state } = await this.load(ledger);
     return {
       limits: limitsOf(state, this.defaultsOf(ledger)),
-      overridden: state.overrides !== null,
+      defaults: this.defaultsOf(ledger),
+      overrides: state.overrides ?? {},
       active: state.active.length,
       used: state.active.reduce((sum, s) => sum + s.weight, 0),
       queued: state.queue.length,
     };
+  }
+
+  /** The capacity limits configured (CAPACITY_LIMITS), as `provider:type` keys. */
+  capacityKeys(): string[] {
+    return Object.keys(this.settings.capacity);
   }
 
   private capacityOf(key: string): number | null {

@@ -1,3 +1,4 @@
+import fastifyRateLimit from '@fastify/rate-limit';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -24,6 +25,8 @@ export async function createGatewayApp(config: GatewayConfig, options: { logger?
       .build(),
   );
   SwaggerModule.setup('docs', app, document);
+  // No hooks of its own (global: false): RateLimitGuard counts each caller once the token is verified.
+  await app.register(fastifyRateLimit, { global: false });
   serveDashboardAssets(app, app.get(DashboardFiles));
   await app.get(SimulatorProxy).register(adapter.getInstance());
   app.enableShutdownHooks();

@@ -5,6 +5,7 @@ import { CoreModule, ReadSideModule, providerRegistryProviders } from '@simdeplo
 import type { ProviderRegistry } from '@simdeploy/workflows';
 import { AccessTokens } from './auth/access-tokens';
 import { JwtAuthGuard } from './auth/jwt-auth.guard';
+import { RateLimitGuard } from './auth/rate-limit.guard';
 import { TokenVerifier } from './auth/token-verifier';
 import { AccessController } from './controllers/access.controller';
 import { AdminController } from './controllers/admin.controller';
@@ -60,7 +61,9 @@ export class GatewayModule {
         LogsService,
         SimulatorProxy,
         ...providerRegistryProviders(config, 'gateway', options.registry),
+        // In this order: the caller is known before their requests are counted.
         { provide: APP_GUARD, useClass: JwtAuthGuard },
+        { provide: APP_GUARD, useClass: RateLimitGuard },
         { provide: APP_FILTER, useClass: ErrorFilter },
         {
           provide: APP_PIPE,

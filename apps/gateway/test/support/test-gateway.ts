@@ -53,6 +53,8 @@ export async function startTestGateway(prefix: string, options: TestGatewayOptio
     COMMANDS_STREAM: uniqueName(`${prefix}_CMDS`),
     COMMANDS_SUBJECT_PREFIX: uniqueName(`${prefix}cmd`).toLowerCase(),
     ...(dir ? { READ_MODEL_URL: `sqlite:${join(dir, 'read-model.sqlite')}` } : {}),
+    // Tests send many requests as one caller; the rate limit's own test turns it on.
+    RATE_LIMIT_MAX: '0',
     ...options.env,
   });
   const app = await createGatewayApp(config, { logger: false, registry: options.registry });

@@ -15,7 +15,8 @@ export interface Limits {
   maxQueued: number | null;
 }
 
-export type LimitSet = Event<'LimitSet', { at: string; by: Actor } & Limits>;
+/** An admin's limits for one ledger; a field left out falls back to the configured default. */
+export type LimitSet = Event<'LimitSet', { at: string; by: Actor } & Partial<Limits>>;
 export type LaunchAdmitted = Event<'LaunchAdmitted', { at: string; deploymentId: string; weight: number }>;
 export type LaunchQueued = Event<'LaunchQueued', { at: string; deploymentId: string; weight: number }>;
 export type LaunchRefused = Event<'LaunchRefused', { at: string; deploymentId: string; reason: string }>;
@@ -48,8 +49,11 @@ export const emptyLedger = (): AdmissionState => ({ overrides: null, active: [],
 
 export function evolveAdmission(state: AdmissionState, event: AdmissionEvent): AdmissionState {
   switch (event.type) {
-    case 'LimitSet':
-      return { ...state, overrides: { maxActive: event.data.maxActive, maxQueued: event.data.maxQueued } };
+    case 'LimitSet': {
+      const { maxActive, maxQueued } = event.data;
+      const overrides = { ...(maxActive === undefined ? {} : { maxActive }), ...(maxQueued === undefined ? {} : { maxQueued }) };
+      return { ...state, overrides: Object.keys(overrides).length > 0 ? overrides : null };
+    }
     case 'LaunchAdmitted': {
       const { deploymentId, weight, at } = event.data;
       return {
@@ -88,7 +92,7 @@ export const usedShares = (state: AdmissionState): number => state.active.reduce
 export type AdmissionCommand =
   | { type: 'RequestAdmission'; data: { deploymentId: string; weight: number }; at: string }
   | { type: 'ReleaseAdmission'; data: { deploymentId: string }; at: string }
-  | { type: 'SetLimits'; data: Limits; at: string; by: Actor };
+  | { type: 'SetLimits'; data: Partial<Limits>; at: string; by: Actor };
 
 /** A ledger's name as a reason shows it: `quota:team:nav` is "team nav's simulations". */
 export function describeLedger(ledger: string): string {

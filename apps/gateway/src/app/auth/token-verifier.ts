@@ -3,10 +3,21 @@ import { GatewayConfig } from '@simdeploy/config';
 import { SERVICE_CONFIG } from '@simdeploy/service-kit';
 import { JWTPayload, createRemoteJWKSet, jwtVerify } from 'jose';
 import { webcrypto } from 'node:crypto';
+import { hasControlCharacters } from '../dtos/text-rules';
 import { ACCESS_TOKEN_PURPOSE } from './access-tokens';
 import { ADMIN_ROLE, Principal } from './principal';
 
 export class InvalidTokenError extends Error {}
+
+
+/**
+ * The team a claim names: a string, or a list holding exactly one (identity providers give
+ * groups as lists). Anything else, or several teams, is no team: the caller's own limits apply.
+ */
+function teamOf(claim: unknown): string | undefined {
+  const value = Array.isArray(claim) && claim.length === 1 ? claim[0] : claim;
+  return typeof value === 'string' && value.length > 0 && value.length <= 128 && !hasControlCharacters(value) ? value : undefined;
+}
 
 /** Bearer tokens: HS256 with the configured secret, or keys from a JWKS URL in production. */
 @Injectable()
@@ -41,6 +52,7 @@ export class TokenVerifier {
     // Signed with another key already; refused by its purpose too, should both keys ever be the same.
     if (payload['purpose'] === ACCESS_TOKEN_PURPOSE) throw new InvalidTokenError('a simulator access token is no API token');
     const roles = Array.isArray(payload['roles']) ? payload['roles'].filter((r): r is string => typeof r === 'string') : [];
-    return { subject: payload.sub, roles, isAdmin: roles.includes(ADMIN_ROLE) };
+    const team = this.config.TEAM_CLAIM === undefined ? undefined : teamOf(payload[this.config.TEAM_CLAIM]);
+    return { subject: payload.sub, roles, isAdmin: roles.includes(ADMIN_ROLE), ...(team === undefined ? {} : { team }) };
   }
 }

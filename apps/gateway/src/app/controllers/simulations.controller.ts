@@ -1,14 +1,20 @@
 import { BadRequestException, Body, Controller, Delete, Get, Headers, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { DeploymentView } from '@simdeploy/read-model';
 import { CurrentPrincipal } from '../auth/jwt-auth.guard';
 import type { Principal } from '../auth/principal';
+import { BatchLaunchedDto, LaunchBatchDto, StopSimulationsDto, StoppedSimulationsDto } from '../dtos/bulk.dto';
 import { LaunchSimulationDto } from '../dtos/launch-simulation.dto';
 import { ListSimulationsQuery } from '../dtos/list-simulations.query';
 import { DeploymentIdPipe } from '../http/deployment-id.pipe';
-import { RecordedEventView, SimulationList, SimulationsService } from '../services/simulations.service';
+import { BatchLaunched, RecordedEventView, SimulationList, SimulationsService, StoppedSimulations } from '../services/simulations.service';
 
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_-]{1,128}$/;
+
+function checkedKey(key: string | undefined): string | undefined {
+  if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) throw new BadRequestException('Idempotency-Key must be 1 to 128 letters, digits, "-" or "_"');
+  return key;
+}
 
 @ApiTags('simulations')
 @ApiBearerAuth()
@@ -28,10 +34,32 @@ export class SimulationsController {
     @Body() body: LaunchSimulationDto,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<DeploymentView> {
-    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-      throw new BadRequestException('Idempotency-Key must be 1 to 128 letters, digits, "-" or "_"');
-    }
-    return this.simulations.launch(principal, body, idempotencyKey);
+    return this.simulations.launch(principal, body, checkedKey(idempotencyKey));
+  }
+
+  @Post('batch')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({ summary: 'Launch up to 100 simulations in one request (a list, or one spec and a count); answers with their ids at once' })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description: 'Covers the whole batch: a retry with the same key (and body) returns the same ids and launches only what the first try did not',
+  })
+  @ApiAcceptedResponse({ type: BatchLaunchedDto })
+  launchBatch(
+    @CurrentPrincipal() principal: Principal,
+    @Body() body: LaunchBatchDto,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<BatchLaunched> {
+    return this.simulations.launchBatch(principal, body, checkedKey(idempotencyKey));
+  }
+
+  @Post('stop')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({ summary: "Stop every simulation of the caller's (and their team's) that matches labels, status, owner or team; answers with the ids it stopped" })
+  @ApiAcceptedResponse({ type: StoppedSimulationsDto })
+  stopMatching(@CurrentPrincipal() principal: Principal, @Body() body: StopSimulationsDto): Promise<StoppedSimulations> {
+    return this.simulations.stopMatching(principal, body);
   }
 
   @Get()

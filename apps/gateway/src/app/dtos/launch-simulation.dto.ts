@@ -25,7 +25,7 @@ const CPU = /^([0-9]{1,4}(\.[0-9]{1,3})?|[0-9]{1,6}m)$/;
 const MEMORY = /^[0-9]{1,7}(Ki|Mi|Gi|Ti|K|M|G|T)?$/;
 
 /** Labels: at most 32 string pairs, keys like Kubernetes label keys, values up to 63 characters. */
-function IsLabels() {
+export function IsLabels() {
   return (target: object, propertyName: string) =>
     registerDecorator({
       name: 'isLabels',

@@ -1,6 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
-import { IsBoolean, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { IsBoolean, IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { NoControlCharacters } from './text-rules';
 
 export class ListSimulationsQuery {
   @ApiPropertyOptional({ example: '!Terminated', description: 'Status, comma-separated; a leading ! negates' })
@@ -12,6 +13,20 @@ export class ListSimulationsQuery {
   @IsOptional()
   @IsString()
   errorStatus?: string;
+
+  @ApiPropertyOptional({ example: 'alice', description: "Only this owner's simulations (of those the caller may see)" })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  @NoControlCharacters()
+  owner?: string;
+
+  @ApiPropertyOptional({ example: 'robotics', description: "Only this team's simulations (of those the caller may see)" })
+  @IsOptional()
+  @IsString()
+  @Length(1, 128)
+  @NoControlCharacters()
+  team?: string;
 
   @ApiPropertyOptional({ default: 50, maximum: 500 })
   @IsOptional()

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { ErrorStatus, SimDeployment, Status } from '@simdeploy/domain';
+import { ErrorStatus, Limits, SimDeployment, Status } from '@simdeploy/domain';
+import { AdmissionLedgers, LedgerView, capacityLedger, quotaLedger } from '@simdeploy/workflows';
 import { DeploymentView, HeldResources, ReadModel, heldResources, toView } from '@simdeploy/read-model';
 import { Principal } from '../auth/principal';
 import { SimulationsService } from './simulations.service';
@@ -10,13 +11,41 @@ export interface ReviewView extends DeploymentView {
   held: HeldResources;
 }
 
-/** What an operator does with deployments the error handler gave up on. Each action is an event. */
+export interface QuotaView extends LedgerView {
+  /** `owner:<subject>` or `team:<name>`. */
+  scope: string;
+}
+
+export interface CapacityView extends LedgerView {
+  /** `<provider>:<instance type>`, or `<provider>:*` for its other types. */
+  key: string;
+}
+
+/** What an operator does with deployments the error handler gave up on, and with limits. Each action is an event. */
 @Injectable()
 export class AdminService {
   constructor(
     private readonly simulations: SimulationsService,
     private readonly readModel: ReadModel,
+    private readonly ledgers: AdmissionLedgers,
   ) {}
+
+  async quota(scope: string): Promise<QuotaView> {
+    return { scope, ...(await this.ledgers.view(quotaLedger(scope))) };
+  }
+
+  /**
+   * An owner's or team's limits, recorded on its ledger (so audited, and the same for every
+   * replica after a restart). Launches that now fit start at once, in their order in line.
+   */
+  async setQuota(principal: Principal, scope: string, limits: Partial<Limits>): Promise<QuotaView> {
+    await this.ledgers.setLimits(quotaLedger(scope), limits, { subject: principal.subject, roles: principal.roles });
+    return this.quota(scope);
+  }
+
+  async capacity(): Promise<CapacityView[]> {
+    return Promise.all(this.ledgers.capacityKeys().map(async (key) => ({ key, ...(await this.ledgers.view(capacityLedger(key))) })));
+  }
 
   async reviews(principal: Principal): Promise<ReviewView[]> {
     await this.simulations.ensureFresh(principal);

@@ -1,19 +1,25 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { GatewayConfig } from '@simdeploy/config';
 import {
+  ALL_STATUSES,
   DomainError,
   IllegalTransitionError,
   NotFoundError,
   SimDeployment,
   SimDeploymentCommand,
   SimulationSpec,
+  Status,
   ValidationError,
   command,
+  isFinal,
+  isTerminating,
 } from '@simdeploy/domain';
 import { EventStore, Position, RecordedEvent } from '@simdeploy/event-store';
 import {
+  DeploymentFilter,
   DeploymentView,
   ListQuery,
+  Viewer,
   ProjectionFreshness,
   ReadModel,
   ReadModelUnavailableError,
@@ -25,11 +31,13 @@ import {
 } from '@simdeploy/read-model';
 import { SERVICE_CONFIG } from '@simdeploy/service-kit';
 import { withContext } from '@simdeploy/telemetry';
-import { Clock, DeploymentCommandHandler, Dispatcher } from '@simdeploy/workflows';
+import { AdmissionLedgers, Clock, DeploymentCommandHandler, Dispatcher } from '@simdeploy/workflows';
 import { createHash, randomUUID } from 'node:crypto';
-import { Principal } from '../auth/principal';
+import { Principal, canSee } from '../auth/principal';
+import { LaunchBatchDto, StopSimulationsDto } from '../dtos/bulk.dto';
 import { LaunchSimulationDto } from '../dtos/launch-simulation.dto';
 import { ListSimulationsQuery } from '../dtos/list-simulations.query';
+import { loadVisible } from './visible-deployment';
 
 export interface SimulationList {
   items: DeploymentView[];
@@ -48,6 +56,44 @@ export interface RecordedEventView {
   type: string;
   data: object;
   metadata: object;
+}
+
+export interface BatchLaunched {
+  /** The batch's own id, also its label's value. */
+  batch: string;
+  /** The label every simulation of the batch carries, to list or stop them by. */
+  labels: Record<string, string>;
+  /** In the order of the request's specs. */
+  ids: string[];
+  simulations: DeploymentView[];
+}
+
+export interface StoppedSimulations {
+  /** Simulations this request stopped, newest first. */
+  stopped: string[];
+  /** Matches that were on their way out already. */
+  alreadyStopping: string[];
+  /** More matched than one request stops: send it again for the rest. */
+  more: boolean;
+}
+
+/** The label a batch launch gives each of its simulations. */
+export const BATCH_LABEL = 'simdeploy.io/batch';
+/** Launches (or stops) of one request in flight at once. */
+const BATCH_CONCURRENCY = 8;
+/** Stops one selector request makes at most. */
+export const STOP_MATCHING_MAX = 1000;
+
+const viewerOf = (principal: Principal): Viewer => ({ owner: principal.subject, ...(principal.team === undefined ? {} : { team: principal.team }) });
+
+/** The specs of a batch: a list, or one spec and a count; exactly one of the two. */
+function batchSpecs(dto: LaunchBatchDto): LaunchSimulationDto[] {
+  if (dto.simulations !== undefined && (dto.simulation !== undefined || dto.count !== undefined)) {
+    throw new ValidationError('give either simulations (a list) or simulation and count, not both');
+  }
+  if (dto.simulations !== undefined) return dto.simulations;
+  if (dto.simulation === undefined || dto.count === undefined) throw new ValidationError('simulations (a list of 1 to 100), or simulation and count (1 to 100), is required');
+  return Array.from({ length: dto.count }, () => dto.simulation as LaunchSimulationDto);
 }
 
 /** Callers whose latest write this gateway remembers, for read-your-writes; the oldest are forgotten first. */
@@ -70,6 +116,7 @@ export class SimulationsService {
     private readonly clock: Clock,
     private readonly readModel: ReadModel,
     private readonly freshness: ProjectionFreshness,
+    private readonly ledgers: AdmissionLedgers,
     @Inject(SERVICE_CONFIG) private readonly config: GatewayConfig,
   ) {}
 
@@ -79,21 +126,49 @@ export class SimulationsService {
    */
   async launch(principal: Principal, dto: LaunchSimulationDto, idempotencyKey?: string): Promise<DeploymentView> {
     const id = idempotencyKey ? idFromKey(principal.subject, idempotencyKey) : randomUUID();
+    return this.launchOne(principal, id, dto, {}, idempotencyKey !== undefined);
+  }
+
+  /**
+   * Up to 100 launches in one request, answered with their ids at once; each is queued or
+   * started like a single launch. With an idempotency key the ids come from the key and each
+   * launch's place in the batch, so a retry (after a lost answer, or a failure half way) gets
+   * the same simulations and launches only those the first try did not. The batch label
+   * finds them again (GET /simulations?labels=simdeploy.io/batch=<batch>, or stop by it).
+   */
+  async launchBatch(principal: Principal, dto: LaunchBatchDto, idempotencyKey?: string): Promise<BatchLaunched> {
+    const specs = batchSpecs(dto);
+    const batch = idempotencyKey ? idFromKey(principal.subject, `batch:${idempotencyKey}`).replace(/-/g, '').slice(0, 20) : randomUUID().replace(/-/g, '').slice(0, 20);
+    const extra = { ...(dto.labels ?? {}), [BATCH_LABEL]: batch };
+    const ids = specs.map((_, i) => (idempotencyKey ? idFromKey(principal.subject, `${idempotencyKey}:${i}`) : randomUUID()));
+    const views = new Array<DeploymentView>(specs.length);
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < specs.length; i = next++) {
+        views[i] = await this.launchOne(principal, ids[i] as string, specs[i] as LaunchSimulationDto, extra, idempotencyKey !== undefined);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(BATCH_CONCURRENCY, specs.length) }, worker));
+    return { batch, labels: { [BATCH_LABEL]: batch }, ids, simulations: views };
+  }
+
+  private async launchOne(principal: Principal, id: string, dto: LaunchSimulationDto, extraLabels: Record<string, string>, retriable: boolean): Promise<DeploymentView> {
     const spec: SimulationSpec = {
       world: dto.world,
       simulatorImage: dto.image,
       robots: dto.robots.map((r) => ({ name: r.name, image: r.image })),
       nodeInstanceType: dto.nodeInstanceType,
-      labels: dto.labels ?? {},
+      labels: { ...(dto.labels ?? {}), ...extraLabels },
       ...(dto.maxDurationSeconds !== undefined ? { maxDurationSeconds: dto.maxDurationSeconds } : {}),
       ...(dto.resources !== undefined ? { resources: dto.resources } : {}),
     };
     const provider = dto.provider ?? this.config.PROVIDER;
+    const team = principal.team === undefined ? {} : { team: principal.team };
     try {
-      return toView(await this.execute(id, principal, 'RequestLaunch', { deploymentId: id, owner: principal.subject, spec, provider }));
+      return toView(await this.execute(id, principal, 'RequestLaunch', { deploymentId: id, owner: principal.subject, ...team, spec, provider }));
     } catch (error) {
       // A retry (or a concurrent try) with the same key: the simulation exists already.
-      if (!(idempotencyKey && error instanceof IllegalTransitionError)) throw error;
+      if (!(retriable && error instanceof IllegalTransitionError)) throw error;
       return this.replayLaunch(principal, id);
     }
   }
@@ -111,11 +186,20 @@ export class SimulationsService {
 
   async get(principal: Principal, id: string): Promise<DeploymentView> {
     await this.ensureFresh(principal);
-    const state = await this.readModel.get(id);
-    if (state && (principal.isAdmin || state.owner === principal.subject)) return toView(state);
+    const projected = await this.readModel.get(id);
+    if (projected && !canSee(principal, projected)) throw new NotFoundError(`simulation ${id} not found`);
     // Not projected yet (written through another gateway a moment ago): the stream decides.
-    if (state === null) return toView(await this.visible(principal, id));
-    throw new NotFoundError(`simulation ${id} not found`);
+    const state = projected ?? (await this.visible(principal, id));
+    return this.withPlace(state);
+  }
+
+  /** A queued launch's view names its place in line, read from the ledger it waits in. */
+  private async withPlace(state: SimDeployment): Promise<DeploymentView> {
+    const view = toView(state);
+    const ledger = state.admission?.state === 'queued' ? state.admission.ledgers[0] : undefined;
+    if (!view.admission || ledger === undefined || state.status !== Status.Pending) return view;
+    const standing = await this.ledgers.standing(ledger, state.id);
+    return { ...view, admission: { ...view.admission, place: 'queued' in standing ? standing.place : null } };
   }
 
   async stop(principal: Principal, id: string): Promise<DeploymentView> {
@@ -123,6 +207,63 @@ export class SimulationsService {
     // A repeated stop appends nothing; what the state calls for is sent again (under the same
     // message id if nothing moved), which revives a termination whose command was lost.
     return toView(await this.execute(id, principal, 'RequestStop', { reason: principal.isAdmin ? 'admin' : 'user' }, { dispatchAlways: true }));
+  }
+
+  /**
+   * Stops every simulation the caller may stop (their own and their team's; an admin's: all)
+   * that matches the selector and is not over yet, up to STOP_MATCHING_MAX of them per request
+   * (`more` says whether to send it again). Each stop is the single stop's command.
+   */
+  async stopMatching(principal: Principal, dto: StopSimulationsDto): Promise<StoppedSimulations> {
+    const labels = dto.labels && Object.keys(dto.labels).length > 0 ? dto.labels : undefined;
+    const statuses = parseStatuses(dto.status);
+    if (!labels && !statuses && dto.owner === undefined && dto.team === undefined) {
+      throw new ValidationError('a selector is required: labels, status, owner or team (to stop everything, say status=!Terminated)');
+    }
+    await this.ensureFresh(principal);
+    const open = (statuses ?? ALL_STATUSES).filter((s) => !isFinal(s) && !isTerminating(s));
+    const stopping = (statuses ?? ALL_STATUSES).filter((s) => isTerminating(s));
+    const filter: DeploymentFilter = {
+      ...(principal.isAdmin ? {} : { visibleTo: viewerOf(principal) }),
+      ...(labels ? { labels } : {}),
+      ...(dto.owner === undefined ? {} : { owner: dto.owner }),
+      ...(dto.team === undefined ? {} : { team: dto.team }),
+    };
+    const matched = await this.collect({ ...filter, statuses: open }, STOP_MATCHING_MAX + 1);
+    const more = matched.length > STOP_MATCHING_MAX;
+    const stopped: string[] = [];
+    let next = 0;
+    const targets = matched.slice(0, STOP_MATCHING_MAX);
+    const worker = async () => {
+      for (let i = next++; i < targets.length; i = next++) {
+        const id = targets[i] as string;
+        try {
+          const state = await this.execute(id, principal, 'RequestStop', { reason: principal.isAdmin ? 'admin' : 'user' }, { dispatchAlways: true });
+          if (state.stop) stopped.push(id);
+        } catch (error) {
+          // Ended meanwhile (rejected, or stopped by someone else): nothing to stop.
+          if (!(error instanceof IllegalTransitionError)) throw error;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(BATCH_CONCURRENCY, targets.length) }, worker));
+    const alreadyStopping = stopping.length === 0 ? [] : await this.collect({ ...filter, statuses: stopping }, STOP_MATCHING_MAX);
+    const order = new Map(targets.map((id, i) => [id, i]));
+    stopped.sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
+    return { stopped, alreadyStopping, more };
+  }
+
+  /** The ids of up to `max` matches, newest first, page by page. */
+  private async collect(filter: DeploymentFilter, max: number): Promise<string[]> {
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    while (ids.length < max) {
+      const page = await this.readModel.list({ ...filter, limit: Math.min(500, max - ids.length), ...(cursor ? { cursor } : {}) });
+      ids.push(...page.items.map((s) => s.id));
+      if (!page.nextCursor) break;
+      cursor = page.nextCursor;
+    }
+    return ids;
   }
 
   async list(principal: Principal, query: ListSimulationsQuery): Promise<SimulationList> {
@@ -137,7 +278,9 @@ export class SimulationsService {
     const listQuery: ListQuery = {
       limit,
       offset,
-      ...(principal.isAdmin ? {} : { owner: principal.subject }),
+      ...(principal.isAdmin ? {} : { visibleTo: viewerOf(principal) }),
+      ...(query.owner === undefined ? {} : { owner: query.owner }),
+      ...(query.team === undefined ? {} : { team: query.team }),
       ...(statuses ? { statuses } : {}),
       ...(errorStatuses ? { errorStatuses } : {}),
       ...(labels ? { labels } : {}),
@@ -178,12 +321,8 @@ export class SimulationsService {
   }
 
   /** The deployment, if it exists and the caller may see it; otherwise NotFound (never "forbidden"). */
-  async visible(principal: Principal, id: string): Promise<SimDeployment> {
-    const { state } = await this.handler.load(id);
-    if (state === null || (!principal.isAdmin && state.owner !== principal.subject)) {
-      throw new NotFoundError(`simulation ${id} not found`);
-    }
-    return state;
+  visible(principal: Principal, id: string): Promise<SimDeployment> {
+    return loadVisible(this.handler, principal, id);
   }
 
   /**

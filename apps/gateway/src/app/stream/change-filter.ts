@@ -1,5 +1,5 @@
 import { ALL_ERROR_STATUSES, ALL_STATUSES, SimDeployment, ValidationError, isValidDeploymentId } from '@simdeploy/domain';
-import type { Principal } from '../auth/principal';
+import { canSee, type Principal } from '../auth/principal';
 
 export interface ChangeFilterQuery {
   id?: string;
@@ -23,8 +23,8 @@ function oneOf(name: string, value: string | undefined, allowed: readonly string
 }
 
 /**
- * Which changes one stream client receives: the caller's own simulations (every one for an
- * admin), narrowed by the query. Judged on the deployment as the change left it.
+ * Which changes one stream client receives: the caller's own simulations and their team's
+ * (every one for an admin), narrowed by the query. Judged on the deployment as the change left it.
  */
 export function changeFilter(principal: Principal, query: ChangeFilterQuery): (state: SimDeployment) => boolean {
   const ids = query.id
@@ -41,7 +41,7 @@ export function changeFilter(principal: Principal, query: ChangeFilterQuery): (s
     return at < 0 ? { key: pair, value: null } : { key: pair.slice(0, at), value: pair.slice(at + 1) };
   });
   return (state) =>
-    (principal.isAdmin || state.owner === principal.subject) &&
+    canSee(principal, state) &&
     (wanted === null || wanted.has(state.id)) &&
     status(state.status) &&
     errorStatus(state.errorStatus ?? NO_ERROR) &&

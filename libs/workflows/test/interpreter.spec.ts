@@ -273,7 +273,7 @@ describe('the interpreter over in-memory store, bus, timers and cloud', () => {
     await sys.until(await sys.launch(), (s) => s.status === 'Running', 'running');
     await sys.until(await sys.launch(), (s) => s.admission?.state === 'queued', 'queued');
     const rejected = await sys.until(await sys.launch(), (s) => s.status === 'Rejected', 'rejected');
-    expect(rejected.rejection?.reason).toMatch(/1 launches are already waiting/);
+    expect(rejected.rejection?.reason).toMatch(/1 launch is already waiting/);
   });
 
   it('a capacity limit holds with three launcher replicas racing', async () => {

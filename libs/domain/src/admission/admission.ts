@@ -143,7 +143,8 @@ export function decideAdmission(command: AdmissionCommand, state: AdmissionState
       const fits = limits.maxActive === null || usedShares(state) + weight <= limits.maxActive;
       if (state.queue.length === 0 && fits) return [{ type: 'LaunchAdmitted', data: { at: command.at, deploymentId, weight } }];
       if (limits.maxQueued !== null && state.queue.length >= limits.maxQueued) {
-        const reason = `the line for ${describeLedger(ledger)} is full: ${state.queue.length} launches are already waiting, the most allowed`;
+        const waiting = state.queue.length === 1 ? '1 launch is' : `${state.queue.length} launches are`;
+        const reason = `the line for ${describeLedger(ledger)} is full: ${waiting} already waiting, the most allowed`;
         return [{ type: 'LaunchRefused', data: { at: command.at, deploymentId, reason } }];
       }
       return [{ type: 'LaunchQueued', data: { at: command.at, deploymentId, weight } }];

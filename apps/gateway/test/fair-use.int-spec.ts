@@ -187,6 +187,15 @@ describe('fair use over HTTP', () => {
       expect((await call('GET', '/admin/capacity', alice)).status).toBe(403);
     });
   });
+
+  it('describes the batch, selector and quota requests in the OpenAPI document', async () => {
+    const doc = (await (await fetch(`${gateway.base}/docs-json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    expect(Object.keys(doc.paths['/simulations/batch'] ?? {})).toEqual(['post']);
+    expect(Object.keys(doc.paths['/simulations/stop'] ?? {})).toEqual(['post']);
+    expect(Object.keys(doc.paths['/admin/quotas/owners/{owner}'] ?? {}).sort()).toEqual(['get', 'put']);
+    expect(Object.keys(doc.paths['/admin/quotas/teams/{team}'] ?? {}).sort()).toEqual(['get', 'put']);
+    expect(doc.paths['/admin/capacity']).toBeDefined();
+  });
 });
 
 describe('request rate limits', () => {

@@ -28,6 +28,10 @@ const TRANSIENT_CODES = new Set([
   'InsufficientCapacity',
   'InsufficientHostCapacity',
   'InsufficientReservedInstanceCapacity',
+  // The account's instance or vCPU limit: instances ending free it again.
+  'InstanceLimitExceeded',
+  'VcpuLimitExceeded',
+  'MaxSpotInstanceCountExceeded',
   // The subnet ran out of addresses; instances ending free them again.
   'InsufficientFreeAddressesInSubnet',
   'InternalError',
@@ -116,6 +120,9 @@ const REFUSED_BEFORE_ACTING = new Set([
   'InsufficientCapacity',
   'InsufficientHostCapacity',
   'InsufficientReservedInstanceCapacity',
+  'InstanceLimitExceeded',
+  'VcpuLimitExceeded',
+  'MaxSpotInstanceCountExceeded',
 ]);
 
 /**

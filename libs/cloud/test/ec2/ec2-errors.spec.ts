@@ -9,6 +9,10 @@ describe('classifyEc2Error', () => {
     ['ThrottlingException', 400],
     ['InsufficientInstanceCapacity', 500],
     ['InsufficientCapacity', 500],
+    // An account's instance or vCPU limit: instances ending free it, so the launch waits and retries.
+    ['InstanceLimitExceeded', 400],
+    ['VcpuLimitExceeded', 400],
+    ['MaxSpotInstanceCountExceeded', 400],
     ['InsufficientFreeAddressesInSubnet', 400],
     ['InternalError', 500],
     ['ServiceUnavailable', 503],
@@ -73,6 +77,7 @@ describe('what an EC2 error says about the request', () => {
   it('tells a refusal (nothing done) from a lost answer or a server fault (maybe done)', () => {
     expect(refusedWithoutEffect(ec2Error('InsufficientInstanceCapacity', 500))).toBe(true);
     expect(refusedWithoutEffect(ec2Error('RequestLimitExceeded', 503))).toBe(true);
+    expect(refusedWithoutEffect(ec2Error('VcpuLimitExceeded', 400))).toBe(true);
     expect(refusedWithoutEffect(classifyEc2Error(ec2Error('InvalidParameterValue', 400)))).toBe(true);
     expect(refusedWithoutEffect(ec2Error('InternalError', 500))).toBe(false);
     expect(refusedWithoutEffect(networkError('ECONNRESET'))).toBe(false);

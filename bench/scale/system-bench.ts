@@ -718,8 +718,10 @@ async function main(): Promise<void> {
       await server?.stop();
       rmSync(build, { recursive: true, force: true });
     })());
+  let interrupted = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
+      interrupted = true;
       console.log(`\n${signal}: stopping everything this run started`);
       void cleanUp().finally(() => process.exit(130));
     });
@@ -733,6 +735,8 @@ async function main(): Promise<void> {
       try {
         await run(build, server);
       } catch (error) {
+        // Cut short: what failed is the system going away under the part.
+        if (interrupted) return;
         failed = true;
         problems.push(`${name} part failed: ${error instanceof Error ? error.message : String(error)}`);
         console.error(error);

@@ -34,6 +34,8 @@ export interface System {
   stateDir: string;
   /** The services' pids by name (and nats-server's when start.mjs started one). */
   pids: Record<string, number>;
+  /** Each service's base URL for /metrics (the gateway's own URL, a worker's METRICS_PORT). */
+  metrics: Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -74,7 +76,8 @@ export function simulatorEnv(): { env: Record<string, string>; label: string } {
 export function snapshotBuild(from: string = root): string {
   if (!existsSync(join(from, 'dist/apps/gateway/src/main.js'))) throw new Error(`${from}/dist is missing: run npm run build first`);
   const copy = mkdtempSync(join(tmpdir(), 'simdeploy-bench-build-'));
-  for (const path of ['dist', 'tools/start.mjs', 'tools/simulator', 'package.json']) cpSync(join(from, path), join(copy, path), { recursive: true });
+  // All of tools/: start.mjs runs its neighbours (ensure-native.cjs, the simulator).
+  for (const path of ['dist', 'tools', 'package.json']) cpSync(join(from, path), join(copy, path), { recursive: true });
   symlinkSync(join(root, 'node_modules'), join(copy, 'node_modules'), 'dir');
   return copy;
 }
@@ -122,10 +125,10 @@ export async function startSystem(build: string, natsUrl: string, env: Record<st
     if (child.exitCode === 0) rmSync(stateDir, { recursive: true, force: true });
     else console.error(`tools/start.mjs ended with ${child.signalCode ?? child.exitCode}; log kept: ${join(stateDir, 'services.log')}`);
   };
-  const system: System = { url: '', token: '', stateDir, pids, stop };
+  const system: System = { url: '', token: '', stateDir, pids, metrics: {}, stop };
   live.add(system);
 
-  const ready = await new Promise<{ url: string; userToken: string; pids: Record<string, number> }>((done, fail) => {
+  const ready = await new Promise<{ url: string; userToken: string; pids: Record<string, number>; metrics: Record<string, string> }>((done, fail) => {
     let buffered = '';
     const timer = setTimeout(() => fail(new Error('tools/start.mjs printed no JSON line within 60 s')), 60_000);
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -148,6 +151,7 @@ export async function startSystem(build: string, natsUrl: string, env: Record<st
   system.pids = pids;
   system.url = ready.url;
   system.token = ready.userToken;
+  system.metrics = ready.metrics;
   return system;
 }
 

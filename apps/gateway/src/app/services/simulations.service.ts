@@ -79,8 +79,10 @@ export interface StoppedSimulations {
 
 /** The label a batch launch gives each of its simulations. */
 export const BATCH_LABEL = 'simdeploy.io/batch';
-/** Launches (or stops) of one request in flight at once. */
+/** Launches of one batch request in flight at once. */
 const BATCH_CONCURRENCY = 8;
+/** Stops of one selector request in flight at once: each is a read and an append on its own stream. */
+const STOP_CONCURRENCY = 32;
 /** Stops one selector request makes at most. */
 export const STOP_MATCHING_MAX = 1000;
 
@@ -246,7 +248,7 @@ export class SimulationsService {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(BATCH_CONCURRENCY, targets.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(STOP_CONCURRENCY, targets.length) }, worker));
     const alreadyStopping = stopping.length === 0 ? [] : await this.collect({ ...filter, statuses: stopping }, STOP_MATCHING_MAX);
     const order = new Map(targets.map((id, i) => [id, i]));
     stopped.sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));

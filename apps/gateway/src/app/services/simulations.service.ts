@@ -231,6 +231,8 @@ export class SimulationsService {
       ...(dto.owner === undefined ? {} : { owner: dto.owner }),
       ...(dto.team === undefined ? {} : { team: dto.team }),
     };
+    // Read before any stop of this request is written, so none of them can be counted here.
+    const alreadyStopping = stopping.length === 0 ? [] : await this.collect({ ...filter, statuses: stopping }, STOP_MATCHING_MAX);
     const matched = await this.collect({ ...filter, statuses: open }, STOP_MATCHING_MAX + 1);
     const more = matched.length > STOP_MATCHING_MAX;
     const stopped: string[] = [];
@@ -249,7 +251,6 @@ export class SimulationsService {
       }
     };
     await Promise.all(Array.from({ length: Math.min(STOP_CONCURRENCY, targets.length) }, worker));
-    const alreadyStopping = stopping.length === 0 ? [] : await this.collect({ ...filter, statuses: stopping }, STOP_MATCHING_MAX);
     const order = new Map(targets.map((id, i) => [id, i]));
     stopped.sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
     return { stopped, alreadyStopping, more };

@@ -120,6 +120,9 @@ describe('fair use through the real processes', () => {
     const { events } = await store.readStream(q1.id);
     expect(events.map((e) => e.type)).not.toContain('InstanceLaunched');
     expect(checkLegalSequence(events).problems).toEqual([]);
+    // Its view no longer says it waits: it left the line without ever holding a place.
+    await waitFor(async () => (await view(alice, q1.id)).admission?.state === 'withdrawn', { timeoutMs: 30_000, description: 'the stopped launch withdrawn' });
+    expect((await view(alice, q1.id)).admission).toMatchObject({ state: 'withdrawn', waitingFor: null, place: null });
     expect(await view(alice, q2.id)).toMatchObject({ status: 'Pending', admission: { state: 'queued', place: 1 } });
 
     const bobs = await launch(bob);

@@ -36,10 +36,10 @@ export interface DeploymentView {
   resolution: { at: string; by: string; comment: string } | null;
   /**
    * Where the launch stands with the limits: waiting in line (for whose simulations or which
-   * machines, and its place when one simulation is asked for), or admitted. Null when no limit
-   * applied to it.
+   * machines, and its place when one simulation is asked for), admitted, or withdrawn (stopped
+   * while it waited: it never held a place). Null when no limit applied to it.
    */
-  admission: { state: 'queued' | 'admitted'; since: string; waitingFor: string | null; place: number | null; released: boolean } | null;
+  admission: { state: 'queued' | 'admitted' | 'withdrawn'; since: string; waitingFor: string | null; place: number | null; released: boolean } | null;
 }
 
 export function toView(state: SimDeployment): DeploymentView {
@@ -95,9 +95,10 @@ export function toView(state: SimDeployment): DeploymentView {
 function admissionView(state: SimDeployment): DeploymentView['admission'] {
   const admission = state.admission;
   if (!admission || (admission.state === 'admitted' && admission.ledgers.length === 0)) return null;
-  const queuedIn = admission.state === 'queued' ? admission.ledgers[0] : undefined;
+  const withdrawn = admission.state === 'queued' && admission.released === true;
+  const queuedIn = admission.state === 'queued' && !withdrawn ? admission.ledgers[0] : undefined;
   return {
-    state: admission.state,
+    state: withdrawn ? 'withdrawn' : admission.state,
     since: admission.since,
     waitingFor: queuedIn === undefined ? null : describeLedger(queuedIn),
     place: null,

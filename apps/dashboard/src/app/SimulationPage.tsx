@@ -135,6 +135,16 @@ export function SimulationPage({ id }: { id: string }) {
                 <ErrorBadge errorStatus={current.errorStatus} />
               </dd>
             </div>
+            {current.admission?.state === 'queued' && (
+              <div>
+                <dt>Waiting</dt>
+                <dd data-testid="admission">
+                  in line for {current.admission.waitingFor}
+                  {current.admission.place !== null && ` (place ${current.admission.place})`} since{' '}
+                  {new Date(current.admission.since).toLocaleTimeString()}
+                </dd>
+              </div>
+            )}
             <div>
               <dt>Owner</dt>
               <dd>{current.owner}</dd>

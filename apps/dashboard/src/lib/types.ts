@@ -64,6 +64,8 @@ export interface SimulationView {
   pods: { name: string; role: string; robot: string | null }[];
   stop: { at: string; by: string; reason: string } | null;
   resolution: { at: string; by: string; comment: string } | null;
+  /** Where the launch stands with the owner's, team's or machines' limits; null when none applied. */
+  admission?: { state: 'queued' | 'admitted' | 'withdrawn'; since: string; waitingFor: string | null; place: number | null; released: boolean } | null;
   /** Where the API offers them (not yet): the simulation's logs and its access link. */
   links?: { logs?: string; access?: string };
 }

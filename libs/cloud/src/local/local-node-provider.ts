@@ -92,8 +92,13 @@ export class LocalNodeProvider extends NodeProvider {
     return record;
   }
 
+  /**
+   * The slots whose files exist now. Names come from the directory each time (another process may
+   * have launched or terminated since); a record is read once, since it never changes: a stop reads
+   * the directory, not every slot of the machine (1,000 stops over 2,000 slots read 2 million files).
+   */
   private async allSlots(): Promise<SlotRecord[]> {
-    const records = await Promise.all((await listEntries(this.nodesDir, '.json')).map((id) => this.readSlot(id)));
+    const records = await Promise.all((await listEntries(this.nodesDir, '.json')).map((id) => this.cachedSlot(id)));
     return records.filter((record): record is SlotRecord => record !== undefined);
   }
 

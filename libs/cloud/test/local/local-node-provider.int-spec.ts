@@ -97,6 +97,21 @@ describe('LocalNodeProvider', () => {
     expect(await terminator.terminateDeployment(id)).toEqual([]);
   });
 
+  it('a provider that has read the slots once still sees what another process launched and terminated since', async () => {
+    const sweeper = new LocalNodeProvider({ stateDir });
+    const other = new LocalNodeProvider({ stateDir });
+    const [a, b] = [uniqueDeploymentId(), uniqueDeploymentId()];
+    const nodeA = await other.launchNode(nodeRequest(a));
+    expect((await sweeper.listManagedInstances()).map((i) => i.deploymentId)).toEqual([a]);
+
+    expect(await other.terminateDeployment(a)).toEqual([nodeA.instanceId]);
+    const nodeB = await other.launchNode(nodeRequest(b, 'robots', 1));
+    expect((await sweeper.listManagedInstances()).map((i) => i.instanceId)).toEqual([nodeB.instanceId]);
+    expect(await sweeper.terminateDeployment(a)).toEqual([]);
+    expect(await sweeper.terminateDeployment(b)).toEqual([nodeB.instanceId]);
+    expect(await other.listManagedInstances()).toEqual([]);
+  });
+
   it('reports a node whose slot is gone as failed, and a check creates nothing', async () => {
     const provider = new LocalNodeProvider({ stateDir, bootDelayMs: 1_000 });
     const id = uniqueDeploymentId();

@@ -162,15 +162,18 @@ export function instanceIntervalChanges(before: SimDeploymentState, event: SimDe
   }
 }
 
-/** Applies changes to intervals keyed by deployment and instance id (what the read models do too). */
+/** The key of an interval in the maps `applyInstanceIntervalChanges` works on. */
+export const instanceIntervalKey = (deploymentId: string, instanceId: string): string => `${deploymentId}\0${instanceId}`;
+
+/** Applies changes to intervals keyed by `instanceIntervalKey` (what the read models do too). */
 export function applyInstanceIntervalChanges(intervals: Map<string, InstanceInterval>, changes: readonly InstanceIntervalChange[]): void {
   for (const change of changes) {
     if (change.kind === 'launched') {
-      const key = `${change.interval.deploymentId}\0${change.interval.instanceId}`;
+      const key = instanceIntervalKey(change.interval.deploymentId, change.interval.instanceId);
       if (!intervals.has(key)) intervals.set(key, { ...change.interval });
       continue;
     }
-    const interval = intervals.get(`${change.deploymentId}\0${change.instanceId}`);
+    const interval = intervals.get(instanceIntervalKey(change.deploymentId, change.instanceId));
     if (!interval) continue;
     if (change.kind === 'terminated') {
       if (interval.terminatedAt === null) interval.terminatedAt = change.at;

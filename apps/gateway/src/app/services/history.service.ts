@@ -82,7 +82,7 @@ export class HistoryService {
       since,
       until,
       now,
-      rows: rows.map((r) => ({ ...r, machineHours: hours(r.machineSeconds) })),
+      rows: rows.map((r) => ({ owner: r.owner, instanceType: r.instanceType, machineSeconds: r.machineSeconds, machineHours: hours(r.machineSeconds), instances: r.instances })),
       total: { machineSeconds: seconds, machineHours: hours(seconds), instances: rows.reduce((n, r) => n + r.instances, 0) },
     };
   }

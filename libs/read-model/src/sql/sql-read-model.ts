@@ -1,4 +1,4 @@
-import type { InstanceIntervalChange, SimDeployment, UsageRow } from '@simdeploy/domain';
+import { InstanceInterval, InstanceIntervalChange, SimDeployment, UsageRow, applyInstanceIntervalChanges, instanceIntervalKey } from '@simdeploy/domain';
 import type { Position } from '@simdeploy/event-store';
 import { Expression, ExpressionBuilder, Kysely, Migrator, SqlBool, Transaction, sql } from 'kysely';
 import {
@@ -326,10 +326,31 @@ class SqlProjectionTransaction implements ProjectionTransaction {
     await this.writeInstances(changes.flatMap((c) => c.instances ?? []));
   }
 
-  /** Launches first (they precede any end of the same machine), then the ends in event order. */
+  /**
+   * A machine launched in this batch is inserted as the batch leaves it (its ends in the batch
+   * applied in memory, by the domain's rule); the ends of machines launched before are one
+   * UPDATE per event (a stop's SimulationTerminated ends all of its machines in one). The batch
+   * never holds the launch of a machine already in the table: applyBatch skips events a
+   * deployment has folded already.
+   */
   private async writeInstances(instances: readonly InstanceIntervalChange[]): Promise<void> {
-    const launched = instances.flatMap((c) => (c.kind === 'launched' ? [c.interval] : []));
-    for (const chunk of chunks(launched, ROWS_PER_STATEMENT)) {
+    const launched = new Map<string, InstanceInterval>();
+    const ends: { kind: 'terminated' | 'swept'; deploymentId: string; at: string; instanceIds: string[] }[] = [];
+    for (const change of instances) {
+      if (change.kind === 'launched') {
+        applyInstanceIntervalChanges(launched, [change]);
+        continue;
+      }
+      if (launched.has(instanceIntervalKey(change.deploymentId, change.instanceId))) {
+        applyInstanceIntervalChanges(launched, [change]);
+        continue;
+      }
+      // Consecutive ends alike come from one event: one statement, and the order of events kept.
+      const last = ends[ends.length - 1];
+      if (last && last.kind === change.kind && last.deploymentId === change.deploymentId && last.at === change.at) last.instanceIds.push(change.instanceId);
+      else ends.push({ kind: change.kind, deploymentId: change.deploymentId, at: change.at, instanceIds: [change.instanceId] });
+    }
+    for (const chunk of chunks([...launched.values()], ROWS_PER_STATEMENT)) {
       await this.trx
         .insertInto('instance_usage')
         .values(
@@ -349,16 +370,15 @@ class SqlProjectionTransaction implements ProjectionTransaction {
         .onConflict((oc) => oc.columns(['deployment_id', 'instance_id']).doNothing())
         .execute();
     }
-    for (const change of instances) {
-      if (change.kind === 'launched') continue;
-      const at = Date.parse(change.at);
+    // In event order: a termination ends an open interval; the sweep's removal is the later end, whatever came before.
+    for (const end of ends) {
+      const at = Date.parse(end.at);
       await this.trx
         .updateTable('instance_usage')
-        .set({ terminated_at: change.at, terminated_ms: at })
-        .where('deployment_id', '=', change.deploymentId)
-        .where('instance_id', '=', change.instanceId)
-        // A termination ends an open interval; the sweep's removal is the later end, whatever came before.
-        .where((eb) => (change.kind === 'terminated' ? eb('terminated_ms', 'is', null) : eb.or([eb('terminated_ms', 'is', null), eb('terminated_ms', '<', at)])))
+        .set({ terminated_at: end.at, terminated_ms: at })
+        .where('deployment_id', '=', end.deploymentId)
+        .where('instance_id', 'in', end.instanceIds)
+        .where((eb) => (end.kind === 'terminated' ? eb('terminated_ms', 'is', null) : eb.or([eb('terminated_ms', 'is', null), eb('terminated_ms', '<', at)])))
         .execute();
     }
   }

@@ -10,3 +10,4 @@ export * from './in-memory-read-model';
 export * from './sql/sql-read-model';
 export * from './sql/open';
 export { migrations as readModelMigrations } from './sql/schema';
+export * from './usage-query';

@@ -1,4 +1,4 @@
-import { SimDeployment, evolve, isSimDeploymentEvent } from '@simdeploy/domain';
+import { InstanceIntervalChange, SimDeployment, eventTime, evolve, instanceIntervalChanges, isSimDeploymentEvent } from '@simdeploy/domain';
 import { Position, RecordedEvent, comparePositions } from '@simdeploy/event-store';
 import type { ProjectedChange, ProjectedDeployment, ProjectionTransaction } from './read-model';
 
@@ -42,7 +42,7 @@ export async function applyBatch(
 
   const ids = [...new Set(fresh.map((e) => e.streamId))];
   const loaded = await tx.load(ids);
-  const working = new Map<string, { before: SimDeployment | null; now: ProjectedDeployment }>();
+  const working = new Map<string, { before: SimDeployment | null; now: ProjectedDeployment; instances?: InstanceIntervalChange[] }>();
   for (const [id, row] of loaded) working.set(id, { before: row.state, now: row });
 
   for (const recorded of fresh) {
@@ -53,13 +53,19 @@ export async function applyBatch(
     const next = evolve(entry?.now.state ?? null, event);
     // Records on a stream that was never requested (the sweep's own stream) fold to nothing.
     if (next === null) continue;
+    // The machine intervals move by the same rule as the domain's instanceIntervals.
+    const instances = instanceIntervalChanges(entry?.now.state ?? null, event, eventTime(recorded));
     if (entry) entry.now = { state: next, position: recorded.position };
     else working.set(recorded.streamId, { before: null, now: { state: next, position: recorded.position } });
+    const changed = working.get(recorded.streamId);
+    if (changed && instances.length > 0) changed.instances = [...(changed.instances ?? []), ...instances];
   }
 
   const changes: ProjectedChange[] = [];
   for (const [id, entry] of working) {
-    if (entry.now !== loaded.get(id)) changes.push({ before: entry.before, after: entry.now.state, position: entry.now.position });
+    if (entry.now !== loaded.get(id)) {
+      changes.push({ before: entry.before, after: entry.now.state, position: entry.now.position, ...(entry.instances ? { instances: entry.instances } : {}) });
+    }
   }
   if (changes.length > 0) await tx.write(changes);
   await tx.setCheckpoint(last.position);

@@ -1,6 +1,7 @@
-import { ALL_STATUSES, isFinal, type SimDeployment } from '@simdeploy/domain';
+import { ALL_STATUSES, isFinal, type InstanceIntervalChange, type SimDeployment, type UsageRow } from '@simdeploy/domain';
 import type { Position } from '@simdeploy/event-store';
 import type { DeploymentFilter, ListPage, ListQuery } from './list-query';
+import type { UsageQuery } from './usage-query';
 
 const ACTIVE_STATUSES = ALL_STATUSES.filter((s) => !isFinal(s));
 
@@ -15,6 +16,8 @@ export interface ProjectedChange {
   before: SimDeployment | null;
   after: SimDeployment;
   position: Position;
+  /** What the batch's events did to the deployment's machine intervals, in event order. */
+  instances?: readonly InstanceIntervalChange[];
 }
 
 /**
@@ -69,6 +72,13 @@ export abstract class ReadModel {
 
   /** How many deployments match. Served from tallies when the filter allows, else a scan. */
   abstract count(filter: DeploymentFilter): Promise<number>;
+
+  /**
+   * Machine-seconds by owner and instance type over the period, summed by the database from
+   * the projected machine intervals: the same figure as the domain's `machineSeconds` over
+   * the same events. Rows sorted by owner, then instance type.
+   */
+  abstract usage(query: UsageQuery): Promise<UsageRow[]>;
 
   /** Runs `work` in one transaction: all of it commits, or none. */
   abstract transaction<T>(work: (tx: ProjectionTransaction) => Promise<T>): Promise<T>;

@@ -15,6 +15,7 @@ import { LocalTokensController } from './controllers/local-tokens.controller';
 import { LogsController } from './controllers/logs.controller';
 import { SimulationsController } from './controllers/simulations.controller';
 import { StreamController } from './controllers/stream.controller';
+import { UsageController } from './controllers/usage.controller';
 import { DashboardFiles } from './dashboard/dashboard-files';
 import { ErrorFilter } from './http/error.filter';
 import { DeploymentsGauge } from './observability/deployments-gauge';
@@ -22,6 +23,7 @@ import { MetricsController } from './observability/metrics.controller';
 import { SimulatorProxy } from './proxy/simulator-proxy';
 import { AccessService } from './services/access.service';
 import { AdminService } from './services/admin.service';
+import { HistoryService } from './services/history.service';
 import { LogsService } from './services/logs.service';
 import { SimulationsService } from './services/simulations.service';
 import { StreamService } from './services/stream.service';
@@ -45,6 +47,7 @@ export class GatewayModule {
         MetricsController,
         AccessController,
         LogsController,
+        UsageController,
         ...(config.DASHBOARD_LOCAL_TOKENS ? [LocalTokensController] : []),
         // Last: its catch-all route serves the dashboard's client-side routes.
         DashboardController,
@@ -54,6 +57,7 @@ export class GatewayModule {
         TokenVerifier,
         SimulationsService,
         AdminService,
+        HistoryService,
         StreamService,
         { provide: DashboardFiles, useValue: DashboardFiles.load(config) },
         AccessTokens,

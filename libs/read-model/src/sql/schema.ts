@@ -34,6 +34,25 @@ export interface DeploymentCountsTable {
   n: number;
 }
 
+/**
+ * One row per machine a deployment ran, launched to terminated as the events record them
+ * (the rules of the domain's `instanceIntervals`). The times are kept twice: ISO text to read,
+ * and epoch milliseconds that the usage aggregate sums in the same SQL on SQLite and PostgreSQL.
+ */
+export interface InstanceUsageTable {
+  deployment_id: string;
+  owner: string;
+  team: string | null;
+  provider: string;
+  instance_type: string;
+  instance_id: string;
+  launched_at: string;
+  terminated_at: string | null;
+  /** PostgreSQL hands a bigint back as a string. */
+  launched_ms: number | string;
+  terminated_ms: number | string | null;
+}
+
 export interface ProjectionCheckpointTable {
   name: string;
   position: string | null;
@@ -44,6 +63,7 @@ export interface ReadModelDatabase {
   deployments: DeploymentsTable;
   deployment_labels: DeploymentLabelsTable;
   deployment_counts: DeploymentCountsTable;
+  instance_usage: InstanceUsageTable;
   projection_checkpoint: ProjectionCheckpointTable;
 }
 
@@ -60,6 +80,7 @@ export function migrations(dialect: SqlDialectName): Record<string, Migration> {
   // Keys and times compare as bytes, as the in-memory adapter and the cursor expect, whatever
   // collation the PostgreSQL database was created with.
   const key = dialect === 'postgres' ? sql`text collate "C"` : sql`text`;
+  const millis = dialect === 'postgres' ? sql`bigint` : sql`integer`;
   return {
     '0001_deployments': {
       async up(db: Kysely<unknown>) {
@@ -145,6 +166,39 @@ export function migrations(dialect: SqlDialectName): Record<string, Migration> {
           select owner, coalesce(team, ''), status, coalesce(error_status, ''), count(*)
           from deployments group by owner, coalesce(team, ''), status, coalesce(error_status, '')
         `.execute(db);
+      },
+    },
+    // Machine usage (GET /usage): the intervals need the launch and termination times, which
+    // the folded rows do not hold, so they cannot be filled from the rows. A read model that
+    // holds deployments already is emptied here, checkpoint included, and the projector refills
+    // all of it from the events when the gateway starts (it is ready once it has caught up).
+    '0003_instance_usage': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('instance_usage')
+          .addColumn('deployment_id', key, (c) => c.notNull())
+          .addColumn('owner', key, (c) => c.notNull())
+          .addColumn('team', key)
+          .addColumn('provider', key, (c) => c.notNull())
+          .addColumn('instance_type', key, (c) => c.notNull())
+          .addColumn('instance_id', key, (c) => c.notNull())
+          .addColumn('launched_at', 'text', (c) => c.notNull())
+          .addColumn('terminated_at', 'text')
+          .addColumn('launched_ms', millis, (c) => c.notNull())
+          .addColumn('terminated_ms', millis)
+          .addPrimaryKeyConstraint('instance_usage_pk', ['deployment_id', 'instance_id'])
+          .execute();
+        await db.schema.createIndex('instance_usage_by_launch').on('instance_usage').columns(['launched_ms']).execute();
+        await db.schema.createIndex('instance_usage_by_owner').on('instance_usage').columns(['owner', 'launched_ms']).execute();
+        await db.schema.createIndex('instance_usage_by_team').on('instance_usage').columns(['team', 'launched_ms']).execute();
+        const rm = db as Kysely<ReadModelDatabase>;
+        const held = await rm.selectFrom('deployments').select('id').limit(1).executeTakeFirst();
+        if (held) {
+          await rm.deleteFrom('deployment_labels').execute();
+          await rm.deleteFrom('deployment_counts').execute();
+          await rm.deleteFrom('deployments').execute();
+          await rm.updateTable('projection_checkpoint').set({ position: null, updated_at: new Date().toISOString() }).where('name', '=', DEPLOYMENTS_PROJECTION).execute();
+        }
       },
     },
   };

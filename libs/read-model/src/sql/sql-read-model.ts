@@ -1,4 +1,4 @@
-import type { SimDeployment } from '@simdeploy/domain';
+import { InstanceInterval, InstanceIntervalChange, SimDeployment, UsageRow, applyInstanceIntervalChanges, instanceIntervalKey } from '@simdeploy/domain';
 import type { Position } from '@simdeploy/event-store';
 import { Expression, ExpressionBuilder, Kysely, Migrator, SqlBool, Transaction, sql } from 'kysely';
 import {
@@ -12,6 +12,7 @@ import {
 } from '../list-query';
 import { tallyDeltas } from '../projection';
 import { ProjectedChange, ProjectedDeployment, ProjectionTransaction, ProjectorLock, ReadModel, ReadModelUnavailableError } from '../read-model';
+import { UsageQuery, usagePeriod } from '../usage-query';
 import { DEPLOYMENTS_PROJECTION, ReadModelDatabase, SqlDialectName, migrationProvider, migrations } from './schema';
 
 /** Rows per INSERT: well under SQLite's 32 766 and PostgreSQL's 65 535 bound parameters. */
@@ -157,6 +158,30 @@ export class SqlReadModel extends ReadModel {
     return Number(row?.n ?? 0);
   }
 
+  async usage(query: UsageQuery): Promise<UsageRow[]> {
+    const { since, until, openEnd } = usagePeriod(query);
+    const db = await this.reader();
+    const ms = (value: number) => sql<number>`cast(${value} as bigint)`;
+    // max(launched, since) to min(terminated, until), a machine still running to min(until, now):
+    // CASE rather than least/greatest (PostgreSQL) or min/max (SQLite), so one query serves both.
+    const end = sql<number>`case when u.terminated_ms is null then ${ms(openEnd)} when u.terminated_ms < ${ms(until)} then u.terminated_ms else ${ms(until)} end`;
+    const start = sql<number>`case when u.launched_ms > ${ms(since)} then u.launched_ms else ${ms(since)} end`;
+    const lastEnd = sql<number>`coalesce(u.terminated_ms, ${ms(openEnd)})`;
+    let q = db
+      .selectFrom('instance_usage as u')
+      .select(['u.owner', 'u.instance_type'])
+      .select((eb) => [eb.fn.sum<string | number>(sql`${end} - ${start}`).as('ms'), eb.fn.countAll<string | number>().as('instances')])
+      .where('u.launched_ms', '<', ms(until))
+      .where(lastEnd, '>', ms(since))
+      .where(lastEnd, '>', sql.ref<number>('u.launched_ms'));
+    if (query.owner !== undefined) q = q.where('u.owner', '=', query.owner);
+    if (query.team !== undefined) q = q.where('u.team', '=', query.team);
+    const viewer = query.visibleTo;
+    if (viewer) q = q.where((eb) => (viewer.team === undefined ? eb('u.owner', '=', viewer.owner) : eb.or([eb('u.owner', '=', viewer.owner), eb('u.team', '=', viewer.team)])));
+    const rows = await q.groupBy(['u.owner', 'u.instance_type']).orderBy('u.owner').orderBy('u.instance_type').execute();
+    return rows.map((r) => ({ owner: r.owner, instanceType: r.instance_type, machineSeconds: Number(r.ms) / 1000, instances: Number(r.instances) }));
+  }
+
   async transaction<T>(work: (tx: ProjectionTransaction) => Promise<T>): Promise<T> {
     return this.writer.transaction().execute((trx) => work(new SqlProjectionTransaction(trx)));
   }
@@ -298,6 +323,64 @@ class SqlProjectionTransaction implements ProjectionTransaction {
         )
         .execute();
     }
+    await this.writeInstances(changes.flatMap((c) => c.instances ?? []));
+  }
+
+  /**
+   * A machine launched in this batch is inserted as the batch leaves it (its ends in the batch
+   * applied in memory, by the domain's rule); the ends of machines launched before are one
+   * UPDATE per event (a stop's SimulationTerminated ends all of its machines in one). The batch
+   * never holds the launch of a machine already in the table: applyBatch skips events a
+   * deployment has folded already.
+   */
+  private async writeInstances(instances: readonly InstanceIntervalChange[]): Promise<void> {
+    const launched = new Map<string, InstanceInterval>();
+    const ends: { kind: 'terminated' | 'swept'; deploymentId: string; at: string; instanceIds: string[] }[] = [];
+    for (const change of instances) {
+      if (change.kind === 'launched') {
+        applyInstanceIntervalChanges(launched, [change]);
+        continue;
+      }
+      if (launched.has(instanceIntervalKey(change.deploymentId, change.instanceId))) {
+        applyInstanceIntervalChanges(launched, [change]);
+        continue;
+      }
+      // Consecutive ends alike come from one event: one statement, and the order of events kept.
+      const last = ends[ends.length - 1];
+      if (last && last.kind === change.kind && last.deploymentId === change.deploymentId && last.at === change.at) last.instanceIds.push(change.instanceId);
+      else ends.push({ kind: change.kind, deploymentId: change.deploymentId, at: change.at, instanceIds: [change.instanceId] });
+    }
+    for (const chunk of chunks([...launched.values()], ROWS_PER_STATEMENT)) {
+      await this.trx
+        .insertInto('instance_usage')
+        .values(
+          chunk.map((i) => ({
+            deployment_id: i.deploymentId,
+            owner: i.owner,
+            team: i.team,
+            provider: i.provider,
+            instance_type: i.instanceType,
+            instance_id: i.instanceId,
+            launched_at: i.launchedAt,
+            terminated_at: i.terminatedAt,
+            launched_ms: Date.parse(i.launchedAt),
+            terminated_ms: i.terminatedAt === null ? null : Date.parse(i.terminatedAt),
+          })),
+        )
+        .onConflict((oc) => oc.columns(['deployment_id', 'instance_id']).doNothing())
+        .execute();
+    }
+    // In event order: a termination ends an open interval; the sweep's removal is the later end, whatever came before.
+    for (const end of ends) {
+      const at = Date.parse(end.at);
+      await this.trx
+        .updateTable('instance_usage')
+        .set({ terminated_at: end.at, terminated_ms: at })
+        .where('deployment_id', '=', end.deploymentId)
+        .where('instance_id', 'in', end.instanceIds)
+        .where((eb) => (end.kind === 'terminated' ? eb('terminated_ms', 'is', null) : eb.or([eb('terminated_ms', 'is', null), eb('terminated_ms', '<', at)])))
+        .execute();
+    }
   }
 
   async setCheckpoint(position: Position): Promise<void> {
@@ -313,6 +396,7 @@ class SqlProjectionTransaction implements ProjectionTransaction {
     // rebuild commits, instead of waiting on an exclusive lock.
     await this.trx.deleteFrom('deployment_labels').execute();
     await this.trx.deleteFrom('deployment_counts').execute();
+    await this.trx.deleteFrom('instance_usage').execute();
     await this.trx.deleteFrom('deployments').execute();
     await this.trx.updateTable('projection_checkpoint').set({ position: null }).where('name', '=', DEPLOYMENTS_PROJECTION).execute();
   }

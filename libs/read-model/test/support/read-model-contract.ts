@@ -1,4 +1,4 @@
-import { ALL_STATUSES, ErrorStatus, SimDeployment, SimDeploymentEvent, Status, ValidationError, fold, isFinal } from '@simdeploy/domain';
+import { ALL_STATUSES, ErrorStatus, SimDeployment, SimDeploymentEvent, Status, ValidationError, fold, instanceIntervals, isFinal, machineSeconds } from '@simdeploy/domain';
 import type { RecordedEvent } from '@simdeploy/event-store';
 import { randomUUID } from 'node:crypto';
 import { ListQuery, NO_ERROR, listOrder } from '../../src/list-query';
@@ -158,6 +158,82 @@ export function describeReadModelContract(name: string, setup: () => Promise<Rea
       await project(readModel, swept);
       expect(await readModel.get('sweep')).toBeNull();
       expect(await readModel.checkpoint()).toBe(swept[1]?.position);
+    });
+
+    describe('machine usage', () => {
+      const feed = new FakeFeed();
+      const iso = (minutes: number) => new Date(at(minutes)).toISOString();
+      const owners = ['alice', 'bob'];
+      const outcomes: Outcome[] = ['finished', 'rolled-back', 'running', 'admin-review', 'rejected', 'waiting'];
+      // Overlapping deployments of two owners, 2 minutes apart, each step 40 s; alice's in the robotics team.
+      const deployments = Array.from({ length: 12 }, (_, i) => {
+        const id = randomUUID();
+        const owner = owners[i % 2] as string;
+        return { id, events: lifecycle({ id, owner, team: owner === 'alice' ? 'robotics' : undefined, requestedAt: at(i * 2), stepMs: 40_000, outcome: outcomes[i % outcomes.length], robots: 1 + (i % 3) }) };
+      });
+      const events = feed.interleave(deployments);
+      // One more: stopped, a late machine terminated on its own, and a machine the sweep found still there.
+      const late = randomUUID();
+      const lateEvents = feed.record(late, [
+        ...lifecycle({ id: late, owner: 'bob', requestedAt: at(5), stepMs: 30_000, outcome: 'finished' }),
+        { type: 'OrphanSwept', data: { at: iso(90), provider: 'aws', kind: 'instance', resourceId: `i-${late.slice(0, 8)}-simulator-0`, reason: 'deployment-terminated', dryRun: false } },
+      ]);
+      const intervals = () => [...feed.streams.values()].flatMap((stream) => instanceIntervals(stream));
+      const now = iso(100);
+      const periods: [number, number][] = [
+        [0, 200],
+        [3, 9],
+        [10.5, 12.25],
+        [30, 95],
+        [120, 200],
+      ];
+
+      beforeEach(async () => {
+        await project(readModel, [...events, ...lateEvents], 9);
+      });
+
+      it('sums the same machine-seconds as the domain over the same events, for periods that cut intervals', async () => {
+        expect(intervals().some((i) => i.terminatedAt === null)).toBe(true);
+        for (const [from, to] of periods) {
+          const expected = machineSeconds(intervals(), iso(from), iso(to), now);
+          expect(await readModel.usage({ since: iso(from), until: iso(to), now })).toEqual(expected);
+        }
+        const whole = await readModel.usage({ since: iso(0), until: iso(200), now });
+        expect(whole.map((r) => r.owner)).toEqual(expect.arrayContaining(['alice', 'bob']));
+        expect(whole.every((r) => r.machineSeconds > 0)).toBe(true);
+        // The sweep ended the late deployment's simulator machine at minute 90, not at its termination.
+        const swept = intervals().find((i) => i.instanceId === `i-${late.slice(0, 8)}-simulator-0`);
+        expect(swept?.terminatedAt).toBe(iso(90));
+      });
+
+      it('filters by owner, team and what a member may see', async () => {
+        const since = iso(0);
+        const until = iso(200);
+        const all = intervals();
+        expect(await readModel.usage({ since, until, now, owner: 'bob' })).toEqual(machineSeconds(all.filter((i) => i.owner === 'bob'), since, until, now));
+        expect(await readModel.usage({ since, until, now, team: 'robotics' })).toEqual(machineSeconds(all.filter((i) => i.team === 'robotics'), since, until, now));
+        expect(await readModel.usage({ since, until, now, visibleTo: { owner: 'carol', team: 'robotics' } })).toEqual(
+          machineSeconds(all.filter((i) => i.team === 'robotics'), since, until, now),
+        );
+        expect(await readModel.usage({ since, until, now, visibleTo: { owner: 'carol' } })).toEqual([]);
+        expect(await readModel.usage({ since, until, now, owner: 'bob', visibleTo: { owner: 'alice', team: 'robotics' } })).toEqual([]);
+      });
+
+      it('counts replayed batches once, empties on reset and refills the same from the events', async () => {
+        const query = { since: iso(0), until: iso(200), now };
+        const before = await readModel.usage(query);
+        await readModel.transaction((tx) => applyBatch(tx, events.slice(0, 40)));
+        expect(await readModel.usage(query)).toEqual(before);
+        await readModel.transaction((tx) => tx.reset());
+        expect(await readModel.usage(query)).toEqual([]);
+        await project(readModel, [...events, ...lateEvents], 1000);
+        expect(await readModel.usage(query)).toEqual(before);
+      });
+
+      it('refuses an empty period or a time that does not parse, naming the field', async () => {
+        await expect(readModel.usage({ since: iso(10), until: iso(10), now })).rejects.toThrow(/since .* must be before until/);
+        await expect(readModel.usage({ since: 'yesterday', until: iso(10), now })).rejects.toThrow(/^since must be/);
+      });
     });
 
     describe('lists', () => {

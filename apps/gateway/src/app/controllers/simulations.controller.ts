@@ -1,12 +1,14 @@
 import { BadRequestException, Body, Controller, Delete, Get, Headers, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiHeader, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { DeploymentView } from '@simdeploy/read-model';
 import { CurrentPrincipal } from '../auth/jwt-auth.guard';
 import type { Principal } from '../auth/principal';
 import { BatchLaunchedDto, LaunchBatchDto, StopSimulationsDto, StoppedSimulationsDto } from '../dtos/bulk.dto';
+import { SimulationHistoryDto } from '../dtos/history.dto';
 import { LaunchSimulationDto } from '../dtos/launch-simulation.dto';
 import { ListSimulationsQuery } from '../dtos/list-simulations.query';
 import { DeploymentIdPipe } from '../http/deployment-id.pipe';
+import { HistoryService, SimulationHistory } from '../services/history.service';
 import { BatchLaunched, RecordedEventView, SimulationList, SimulationsService, StoppedSimulations } from '../services/simulations.service';
 
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_-]{1,128}$/;
@@ -20,7 +22,10 @@ function checkedKey(key: string | undefined): string | undefined {
 @ApiBearerAuth()
 @Controller('simulations')
 export class SimulationsController {
-  constructor(private readonly simulations: SimulationsService) {}
+  constructor(
+    private readonly simulations: SimulationsService,
+    private readonly history: HistoryService,
+  ) {}
 
   @Post()
   @HttpCode(HttpStatus.ACCEPTED)
@@ -68,8 +73,21 @@ export class SimulationsController {
   }
 
   @Get(':id')
-  get(@CurrentPrincipal() principal: Principal, @Param('id', DeploymentIdPipe) id: string): Promise<DeploymentView> {
-    return this.simulations.get(principal, id);
+  @ApiQuery({
+    name: 'at',
+    required: false,
+    example: '2026-03-01T10:05:00Z',
+    description: 'The simulation as it was at this time (ISO-8601), folded from its events up to it; 404 when it did not exist yet',
+  })
+  get(@CurrentPrincipal() principal: Principal, @Param('id', DeploymentIdPipe) id: string, @Query('at') at?: string): Promise<DeploymentView> {
+    return at === undefined || at === '' ? this.simulations.get(principal, id) : this.history.at(principal, id, at);
+  }
+
+  @Get(':id/history')
+  @ApiOperation({ summary: 'The status intervals of a simulation (status, error status, from, to, duration), derived from its events' })
+  @ApiOkResponse({ type: SimulationHistoryDto })
+  statusHistory(@CurrentPrincipal() principal: Principal, @Param('id', DeploymentIdPipe) id: string): Promise<SimulationHistory> {
+    return this.history.history(principal, id);
   }
 
   @Post(':id/stop')

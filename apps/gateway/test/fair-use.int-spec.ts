@@ -1,5 +1,6 @@
 import { JetStreamEventStore } from '@simdeploy/event-store';
 import { ledgerStreamId, quotaLedger } from '@simdeploy/workflows';
+import { waitFor } from '@simdeploy/testing';
 import { SignJWT } from 'jose';
 import { SECRET, TestGateway, startTestGateway } from './support/test-gateway';
 
@@ -145,6 +146,11 @@ describe('fair use over HTTP', () => {
       const id = launched.json.id as string;
 
       expect((await call('GET', `/simulations/${id}`, bob)).status).toBe(200);
+      // Read-your-writes holds for alice's own reads; bob's list shows her launch once the projection has it.
+      await waitFor(async () => (await call('GET', `/simulations?team=robotics`, bob)).json.items.some((s: { id: string }) => s.id === id), {
+        timeoutMs: 10_000,
+        description: "alice's launch in bob's team list",
+      });
       expect((await call('GET', `/simulations?team=robotics`, bob)).json.items.map((s: { id: string }) => s.id)).toContain(id);
       expect((await call('GET', `/simulations`, bob)).json.items.map((s: { id: string }) => s.id)).toContain(id);
       expect((await call('GET', `/simulations/${id}`, carol)).status).toBe(404);

@@ -1,6 +1,6 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import {
   Ec2NodeProvider,
   KubernetesPodRuntime,
@@ -13,6 +13,7 @@ import {
   type KubernetesPodRuntimeConfig,
   type PeerSelector,
   loadDefaultKubeConfig,
+  loadKubeConfigFile,
   type Ec2NodeProviderConfig,
   type LaunchTemplateRef,
 } from '@simdeploy/cloud';
@@ -60,10 +61,7 @@ export function ec2ConfigFrom(config: ProviderConfig): Ec2NodeProviderConfig {
 
 /** KUBECONFIG when set, else ~/.kube/config or the pod's service account. */
 export function kubeConfigFrom(config: ProviderConfig): KubeConfig {
-  if (!config.KUBECONFIG) return loadDefaultKubeConfig();
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(config.KUBECONFIG);
-  return kubeConfig;
+  return config.KUBECONFIG ? loadKubeConfigFile(config.KUBECONFIG) : loadDefaultKubeConfig();
 }
 
 /** EC2 machines that join the cluster, and the workloads on them. Constructs only: nothing is called. */

@@ -1,4 +1,5 @@
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { s3Client } from '../client-libraries';
 import { LogArchive, ProviderError } from '../ports';
 
 export interface S3LogArchiveConfig {
@@ -47,7 +48,7 @@ export class S3LogArchive extends LogArchive {
 
   constructor(
     private readonly config: S3LogArchiveConfig,
-    private readonly client: S3Client = new S3Client(config.region ? { region: config.region } : {}),
+    private readonly client: S3Client = new (s3Client().S3Client)(config.region ? { region: config.region } : {}),
   ) {
     super();
     const prefix = config.prefix ?? 'simdeploy/logs/';
@@ -59,7 +60,7 @@ export class S3LogArchive extends LogArchive {
     const key = this.keyOf(deploymentId, podName);
     try {
       await this.client.send(
-        new PutObjectCommand({
+        new (s3Client().PutObjectCommand)({
           Bucket: this.config.bucket,
           Key: key,
           Body: lines.length > 0 ? `${lines.join('\n')}\n` : '',
@@ -79,7 +80,7 @@ export class S3LogArchive extends LogArchive {
     let cutAtStart: boolean;
     try {
       const answer = await this.client.send(
-        new GetObjectCommand({ Bucket: this.config.bucket, Key: key, Range: `bytes=-${this.readMaxBytes}` }),
+        new (s3Client().GetObjectCommand)({ Bucket: this.config.bucket, Key: key, Range: `bytes=-${this.readMaxBytes}` }),
         { abortSignal: signal },
       );
       text = (await answer.Body?.transformToString('utf8')) ?? '';

@@ -1,20 +1,16 @@
-import {
-  DescribeInstanceStatusCommand,
-  DescribeInstancesCommand,
+import type {
   EC2Client,
-  RunInstancesCommand,
-  TerminateInstancesCommand,
-  paginateDescribeInstances,
-  type Filter,
-  type Instance,
-  type InstanceStatus,
-  type InstanceStatusDetails,
-  type RunInstancesCommandInput,
-  type RunInstancesCommandOutput,
-  type StateReason,
-  type Tag,
+  Filter,
+  Instance,
+  InstanceStatus,
+  InstanceStatusDetails,
+  RunInstancesCommandInput,
+  RunInstancesCommandOutput,
+  StateReason,
+  Tag,
 } from '@aws-sdk/client-ec2';
 import { resourcePrefix } from '@simdeploy/domain';
+import { ec2Client } from '../client-libraries';
 import {
   CONTROL_PLANE_TAG,
   CONTROL_PLANE_TAG_VALUE,
@@ -184,7 +180,7 @@ export class Ec2NodeProvider extends NodeProvider {
       );
     }
     // The SDK would retry too, multiplying attempts and hiding them from our count.
-    this.client = client ?? new EC2Client({ region: config.region, endpoint: config.endpoint, maxAttempts: 1 });
+    this.client = client ?? new (ec2Client().EC2Client)({ region: config.region, endpoint: config.endpoint, maxAttempts: 1 });
     this.retry = {
       policy: { ...DEFAULT_RETRY, ...config.retry },
       sleep: config.sleep ?? sleepUnlessAborted,
@@ -364,7 +360,7 @@ export class Ec2NodeProvider extends NodeProvider {
     try {
       answer = await this.call(async () => {
         try {
-          return { output: await this.client.send(new RunInstancesCommand(this.runInput(request, attempt)), { abortSignal: signal }) };
+          return { output: await this.client.send(new (ec2Client().RunInstancesCommand)(this.runInput(request, attempt)), { abortSignal: signal }) };
         } catch (err) {
           if (!signal?.aborted && TRY_ANOTHER_SUBNET.has(ec2ErrorCode(err))) return { refused: err };
           if (signal?.aborted || !refusedWithoutEffect(err)) answerLost = true;
@@ -477,7 +473,7 @@ export class Ec2NodeProvider extends NodeProvider {
   private async privateDnsName(instanceId: string, signal?: AbortSignal): Promise<string> {
     const out = await this.whenVisible(
       [instanceId],
-      () => this.call(() => this.client.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }), { abortSignal: signal }), signal),
+      () => this.call(() => this.client.send(new (ec2Client().DescribeInstancesCommand)({ InstanceIds: [instanceId] }), { abortSignal: signal }), signal),
       signal,
     );
     const name = out.Reservations?.[0]?.Instances?.[0]?.PrivateDnsName;
@@ -555,7 +551,7 @@ export class Ec2NodeProvider extends NodeProvider {
           const token = nextToken;
           const out = await this.call(
             () =>
-              this.client.send(new DescribeInstanceStatusCommand({ InstanceIds: ids, IncludeAllInstances: true, ...(token ? { NextToken: token } : {}) }), {
+              this.client.send(new (ec2Client().DescribeInstanceStatusCommand)({ InstanceIds: ids, IncludeAllInstances: true, ...(token ? { NextToken: token } : {}) }), {
                 abortSignal: signal,
               }),
             signal,
@@ -635,7 +631,7 @@ export class Ec2NodeProvider extends NodeProvider {
     const reasons = new Map<string, StateReason>();
     for (const batch of chunk(ids, TERMINATE_BATCH)) {
       const out = await this.call(
-        () => this.client.send(new DescribeInstancesCommand({ InstanceIds: batch }), { abortSignal: signal }),
+        () => this.client.send(new (ec2Client().DescribeInstancesCommand)({ InstanceIds: batch }), { abortSignal: signal }),
         signal,
       ).catch((err: unknown) => {
         // The state alone already says the node failed; the reason is a courtesy.
@@ -679,7 +675,7 @@ export class Ec2NodeProvider extends NodeProvider {
     while (remaining.length > 0) {
       try {
         const batch = remaining;
-        await this.call(() => this.client.send(new TerminateInstancesCommand({ InstanceIds: batch }), { abortSignal: signal }), signal);
+        await this.call(() => this.client.send(new (ec2Client().TerminateInstancesCommand)({ InstanceIds: batch }), { abortSignal: signal }), signal);
         return missing;
       } catch (err) {
         if (ec2ErrorCode(err) !== NOT_FOUND) throw err;
@@ -729,7 +725,7 @@ export class Ec2NodeProvider extends NodeProvider {
         const token = nextToken;
         const out = await this.call(
           () =>
-            this.client.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: batch }], ...(token ? { NextToken: token } : {}) }), {
+            this.client.send(new (ec2Client().DescribeInstancesCommand)({ Filters: [{ Name: 'instance-id', Values: batch }], ...(token ? { NextToken: token } : {}) }), {
               abortSignal: signal,
             }),
           signal,
@@ -748,7 +744,7 @@ export class Ec2NodeProvider extends NodeProvider {
     let nextToken: string | undefined;
     // A retry resumes from the last page read instead of starting over.
     await this.call(async () => {
-      const pages = paginateDescribeInstances(
+      const pages = ec2Client().paginateDescribeInstances(
         { client: this.client, pageSize: 1000, startingToken: nextToken },
         { Filters: filters },
         { abortSignal: signal },

@@ -1,4 +1,5 @@
-import { ApiException } from '@kubernetes/client-node';
+import type { ApiException } from '@kubernetes/client-node';
+import { kubernetesClient } from '../client-libraries';
 import { ProviderError } from '../ports';
 
 /** One `details.causes` entry of a `Status`: the eviction API names a disruption budget there. */
@@ -17,19 +18,19 @@ interface StatusBody {
 
 /** The HTTP status of an API refusal (also inside a classified error), or undefined for anything else. */
 export const apiStatusCode = (error: unknown): number | undefined => {
-  if (error instanceof ApiException) return error.code;
+  if (isApiException(error)) return error.code;
   return error instanceof ProviderError ? apiStatusCode(error.cause) : undefined;
 };
 
 /** The causes of an API refusal (also inside a classified error), empty for anything else. */
 export const statusCausesOf = (error: unknown): StatusCause[] => {
-  if (error instanceof ApiException) return statusBody(error).details?.causes ?? [];
+  if (isApiException(error)) return statusBody(error).details?.causes ?? [];
   return error instanceof ProviderError ? statusCausesOf(error.cause) : [];
 };
 
 /** The server's `details.retryAfterSeconds` of a refusal (429), 0 when it gave none. */
 export const retryAfterOf = (error: unknown): number => {
-  if (error instanceof ApiException) return statusBody(error).details?.retryAfterSeconds ?? 0;
+  if (isApiException(error)) return statusBody(error).details?.retryAfterSeconds ?? 0;
   return error instanceof ProviderError ? retryAfterOf(error.cause) : 0;
 };
 
@@ -57,6 +58,8 @@ const TLS_TRUST_ERRORS = new Set([
 ]);
 
 /** The client keeps the response body as text; an API server answers with a JSON `Status`. */
+const isApiException = (error: unknown): error is ApiException<unknown> => error instanceof kubernetesClient().ApiException;
+
 function statusBody(error: ApiException<unknown>): StatusBody {
   const body = error.body;
   if (typeof body === 'object' && body !== null) return body as StatusBody;
@@ -80,7 +83,7 @@ const isTransientStatus = (code: number): boolean => code === 408 || code === 42
 export function classifyKubernetesError(error: unknown, doing?: string): ProviderError {
   if (error instanceof ProviderError) return error;
   const prefix = doing ? `${doing}: ` : '';
-  if (error instanceof ApiException) {
+  if (isApiException(error)) {
     const status = statusBody(error);
     const message = status.message || `the API server answered HTTP ${error.code}`;
     if (error.code === 500 && message.includes(MULTIPLE_BUDGETS_MESSAGE)) {

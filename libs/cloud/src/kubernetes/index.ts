@@ -5,6 +5,7 @@ export {
   DRAIN_STARTED_ANNOTATION,
   KubernetesPodRuntime,
   loadDefaultKubeConfig,
+  loadKubeConfigFile,
 } from './kubernetes-pod-runtime';
 export type { KubernetesPodRuntimeConfig } from './kubernetes-pod-runtime';
 export { INSTANCE_METADATA_CIDRS, POD_ROLE_LABEL, ROBOT_INDEX_LABEL, buildNetworkPolicies, buildPod, buildService } from './manifests';

@@ -1,14 +1,7 @@
-import {
-  CoreV1Api,
-  KubeConfig,
-  NetworkingV1Api,
-  Observable,
-  PatchStrategy,
-  PolicyV1Api,
-  setHeaderOptions,
-} from '@kubernetes/client-node';
+import type { CoreV1Api, KubeConfig, NetworkingV1Api, PolicyV1Api } from '@kubernetes/client-node';
 import type { ConfigurationOptions, V1LabelSelector, V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import type { PodPlan } from '@simdeploy/domain';
+import { kubernetesClient } from '../client-libraries';
 import {
   CONTROL_PLANE_TAG,
   CONTROL_PLANE_TAG_VALUE,
@@ -99,8 +92,15 @@ export interface KubernetesPodRuntimeConfig {
 
 /** The kubeconfig from KUBECONFIG, ~/.kube/config or the in-cluster service account. */
 export function loadDefaultKubeConfig(): KubeConfig {
-  const kubeConfig = new KubeConfig();
+  const kubeConfig = new (kubernetesClient().KubeConfig)();
   kubeConfig.loadFromDefault();
+  return kubeConfig;
+}
+
+/** The kubeconfig in one file (KUBECONFIG naming a single path). */
+export function loadKubeConfigFile(path: string): KubeConfig {
+  const kubeConfig = new (kubernetesClient().KubeConfig)();
+  kubeConfig.loadFromFile(path);
   return kubeConfig;
 }
 
@@ -221,9 +221,9 @@ export class KubernetesPodRuntime extends PodRuntime {
 
   constructor(config: KubernetesPodRuntimeConfig) {
     super();
-    this.core = config.kubeConfig.makeApiClient(CoreV1Api);
-    this.networking = config.kubeConfig.makeApiClient(NetworkingV1Api);
-    this.policy = config.kubeConfig.makeApiClient(PolicyV1Api);
+    this.core = config.kubeConfig.makeApiClient(kubernetesClient().CoreV1Api);
+    this.networking = config.kubeConfig.makeApiClient(kubernetesClient().NetworkingV1Api);
+    this.policy = config.kubeConfig.makeApiClient(kubernetesClient().PolicyV1Api);
     this.now = config.now ?? Date.now;
     const cidrs = (name: string, values: readonly string[]) => {
       const bad = values.find((value) => !isCidr(value));
@@ -340,7 +340,7 @@ export class KubernetesPodRuntime extends PodRuntime {
     await this.call(`label node ${name}`, signal, (options) =>
       this.core.patchNode(
         { name, body: { metadata: { labels: { [NODE_RESTRICTED_DEPLOYMENT_LABEL]: deploymentId, [NODE_RESTRICTED_ROLE_LABEL]: role } } } },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch, options),
+        mergePatch(options),
       ),
     );
   }
@@ -606,7 +606,7 @@ export class KubernetesPodRuntime extends PodRuntime {
               name: nodeName,
               body: { spec: { unschedulable: true }, metadata: { annotations: { [DRAIN_STARTED_ANNOTATION]: new Date(startedAt).toISOString() } } },
             },
-            setHeaderOptions('Content-Type', PatchStrategy.MergePatch, options),
+            mergePatch(options),
           ),
         );
       } catch (error) {
@@ -636,7 +636,7 @@ export class KubernetesPodRuntime extends PodRuntime {
         await this.call(`note refused evictions on ${nodeName}`, signal, (options) =>
           this.core.patchNode(
             { name: nodeName, body: { metadata: { annotations: { [DRAIN_REFUSALS_ANNOTATION]: String(refusals), [DRAIN_RETRY_AT_ANNOTATION]: next } } } },
-            setHeaderOptions('Content-Type', PatchStrategy.MergePatch, options),
+            mergePatch(options),
           ),
         );
       }
@@ -870,6 +870,12 @@ export class KubernetesPodRuntime extends PodRuntime {
   }
 }
 
+/** Options that send a body as a JSON merge patch (cordon, labels). */
+function mergePatch(options: ConfigurationOptions | undefined): ConfigurationOptions {
+  const { setHeaderOptions, PatchStrategy } = kubernetesClient();
+  return setHeaderOptions('Content-Type', PatchStrategy.MergePatch, options);
+}
+
 /** Hands the caller's AbortSignal to node-fetch through a request middleware. */
 function withSignal(signal: AbortSignal): ConfigurationOptions {
   return {
@@ -877,9 +883,9 @@ function withSignal(signal: AbortSignal): ConfigurationOptions {
       {
         pre: (context) => {
           context.setSignal(signal);
-          return new Observable(Promise.resolve(context));
+          return new (kubernetesClient().Observable)(Promise.resolve(context));
         },
-        post: (context) => new Observable(Promise.resolve(context)),
+        post: (context) => new (kubernetesClient().Observable)(Promise.resolve(context)),
       },
     ],
     middlewareMergeStrategy: 'append',

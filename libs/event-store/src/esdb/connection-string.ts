@@ -1,6 +1,12 @@
-import { LEADER } from '@eventstore/db-client';
-// The client's own parser, so option names match it exactly (it ignores case, `_` and `-`).
-import { parseConnectionString } from '@eventstore/db-client/dist/Client/parseConnectionString';
+import type { parseConnectionString as ParseConnectionString } from '@eventstore/db-client/dist/Client/parseConnectionString';
+import { esdbClient } from './client-library';
+
+// The client's own parser, so option names match it exactly (it ignores case, `_` and `-`);
+// loaded only when EventStoreDB is configured.
+const parseConnectionString: typeof ParseConnectionString = (connectionString) => {
+  const parser = require('@eventstore/db-client/dist/Client/parseConnectionString') as { parseConnectionString: typeof ParseConnectionString };
+  return parser.parseConnectionString(connectionString);
+};
 
 /**
  * Connection-string options the adapter cannot work with, refused before anything connects.
@@ -20,7 +26,7 @@ export const checkConnectionString = (connectionString: string): void => {
       'EventStoreDB connection string: throwOnAppendFailure=false is not supported (a refused append would look like a success); remove the option',
     );
   }
-  if (options.nodePreference !== undefined && options.nodePreference !== LEADER) {
+  if (options.nodePreference !== undefined && options.nodePreference !== esdbClient().LEADER) {
     throw new Error(
       `EventStoreDB connection string: nodePreference=${options.nodePreference} is not supported (appends are read back and commands read their stream at once, which a lagging node cannot answer); use nodePreference=leader or leave it out`,
     );

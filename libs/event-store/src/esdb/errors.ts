@@ -1,14 +1,4 @@
-import {
-  CancelledError,
-  DeadlineExceededError,
-  NO_STREAM as ESDB_NO_STREAM,
-  NotLeaderError,
-  StreamDeletedError as EsdbStreamDeletedError,
-  TimeoutError,
-  UnavailableError,
-  WrongExpectedVersionError,
-  convertToCommandError,
-} from '@eventstore/db-client';
+import { esdbClient } from './client-library';
 import { ConcurrencyError, ExpectedRevision, StoreUnavailableError, StreamDeletedError } from '../event-store';
 
 /** Streams of the category `SimDeployment`; the port's stream id is what follows the dash. */
@@ -19,13 +9,17 @@ export const ESDB_STREAM_PREFIX = 'SimDeployment-';
  * errors about the request itself. A leader change counts: the next attempt reaches the new
  * leader. The client reports a failed cluster discovery as a plain Error with this message.
  */
-const isConnectionFailure = (error: Error): boolean =>
-  error instanceof UnavailableError ||
-  error instanceof DeadlineExceededError ||
-  error instanceof TimeoutError ||
-  error instanceof CancelledError ||
-  error instanceof NotLeaderError ||
-  /^Failed to discover after \d+ attempts/.test(error.message);
+const isConnectionFailure = (error: Error): boolean => {
+  const { UnavailableError, DeadlineExceededError, TimeoutError, CancelledError, NotLeaderError } = esdbClient();
+  return (
+    error instanceof UnavailableError ||
+    error instanceof DeadlineExceededError ||
+    error instanceof TimeoutError ||
+    error instanceof CancelledError ||
+    error instanceof NotLeaderError ||
+    /^Failed to discover after \d+ attempts/.test(error.message)
+  );
+};
 
 export interface ErrorContext {
   streamId?: string;
@@ -37,6 +31,7 @@ export interface ErrorContext {
 /** Turns what the client threw into the port's errors; anything else passes through. */
 export const toPortError = (thrown: unknown, context: ErrorContext): unknown => {
   if (!(thrown instanceof Error)) return thrown;
+  const { convertToCommandError, WrongExpectedVersionError, StreamDeletedError: EsdbStreamDeletedError, NO_STREAM: ESDB_NO_STREAM } = esdbClient();
   // Raw gRPC errors can escape the client's own conversion (errors emitted by a stream).
   const error = convertToCommandError(thrown);
   if (error instanceof WrongExpectedVersionError && context.streamId !== undefined && context.expected !== undefined) {

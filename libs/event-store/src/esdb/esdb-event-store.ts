@@ -1,17 +1,12 @@
-import {
+import type {
   ANY,
   AllStreamSubscription,
-  BACKWARDS,
-  END,
   EventStoreDBClient,
   JSONType,
   NO_STREAM as ESDB_NO_STREAM,
   RecordedEvent as EsdbRecordedEvent,
-  START,
-  StreamNotFoundError,
-  jsonEvent,
-  streamNameFilter,
 } from '@eventstore/db-client';
+import { esdbClient } from './client-library';
 import {
   ANY_REVISION,
   AppendResult,
@@ -72,8 +67,8 @@ const isDeploymentEvent = (event: EsdbRecordedEvent): boolean =>
   event.streamId.startsWith(ESDB_STREAM_PREFIX) && !event.type.startsWith('$');
 
 const toEsdbExpected = (expected: ExpectedRevision): typeof ANY | typeof ESDB_NO_STREAM | bigint => {
-  if (expected === ANY_REVISION) return ANY;
-  if (expected === NO_STREAM) return ESDB_NO_STREAM;
+  if (expected === ANY_REVISION) return esdbClient().ANY;
+  if (expected === NO_STREAM) return esdbClient().NO_STREAM;
   if (!/^\d+$/.test(expected)) throw new RangeError(`not a stream revision: "${expected}"`);
   return BigInt(expected);
 };
@@ -124,7 +119,7 @@ export class EsdbEventStore extends EventStore {
       this.ownsClient = false;
     } else if (options.connectionString) {
       checkConnectionString(options.connectionString);
-      this.client = EventStoreDBClient.connectionString(options.connectionString);
+      this.client = esdbClient().EventStoreDBClient.connectionString(options.connectionString);
       this.ownsClient = true;
     } else {
       throw new Error('EsdbEventStore needs a connectionString or a client');
@@ -139,7 +134,7 @@ export class EsdbEventStore extends EventStore {
       await this.ensureSupportedServer();
       const result = await this.client.appendToStream(
         name,
-        events.map((event) => jsonEvent({ type: event.type, data: event.data as JSONType, metadata: event.metadata })),
+        events.map((event) => esdbClient().jsonEvent({ type: event.type, data: event.data as JSONType, metadata: event.metadata })),
         { expectedRevision: toEsdbExpected(expected) },
       );
       // A client built with throwOnAppendFailure=false answers a wrong expected version this
@@ -206,7 +201,7 @@ export class EsdbEventStore extends EventStore {
       await this.ensureSupportedServer();
       const fromRevision = options.after === undefined ? 0n : BigInt(options.after) + 1n;
       let expectedNext: bigint | undefined = fromRevision;
-      await drain(this.client.readStream(name, { fromRevision: fromRevision === 0n ? START : fromRevision }), ({ event }) => {
+      await drain(this.client.readStream(name, { fromRevision: fromRevision === 0n ? esdbClient().START : fromRevision }), ({ event }) => {
         if (!event) return true;
         if (expectedNext !== undefined && event.revision !== expectedNext) {
           throw new StreamTruncatedError(streamId, event.revision.toString(10));
@@ -218,7 +213,7 @@ export class EsdbEventStore extends EventStore {
         return true;
       });
     } catch (error) {
-      if (error instanceof StreamNotFoundError) return { events: [], revision: null };
+      if (error instanceof esdbClient().StreamNotFoundError) return { events: [], revision: null };
       throw toPortError(error, { operation: `read ${name}`, streamId });
     }
     return { events, revision };
@@ -234,7 +229,7 @@ export class EsdbEventStore extends EventStore {
     const after = from === 'start' ? undefined : from.after;
     try {
       await this.ensureSupportedServer();
-      await drain(this.client.readAll({ fromPosition: after === undefined ? START : decodePosition(after) }), (resolved) => {
+      await drain(this.client.readAll({ fromPosition: after === undefined ? esdbClient().START : decodePosition(after) }), (resolved) => {
         if (!resolved.event || !isDeploymentEvent(resolved.event)) return true;
         const event = toRecorded(resolved.event, '$all');
         // Reads of $all include the event at the start position; the port's `after` does not.
@@ -280,8 +275,8 @@ export class EsdbEventStore extends EventStore {
         }
         if (closed) return;
         subscription = client.subscribeToAll({
-          fromPosition: start === 'start' ? START : decodePosition(start.after),
-          filter: streamNameFilter({ prefixes: [ESDB_STREAM_PREFIX] }),
+          fromPosition: start === 'start' ? esdbClient().START : decodePosition(start.after),
+          filter: esdbClient().streamNameFilter({ prefixes: [ESDB_STREAM_PREFIX] }),
         });
         for await (const resolved of subscription) {
           if (resolved.event && isDeploymentEvent(resolved.event)) yield toRecorded(resolved.event, '$all');
@@ -317,7 +312,7 @@ export class EsdbEventStore extends EventStore {
   /** Position of the last record in $all, whatever its stream; undefined when $all is empty. */
   private async lastPosition(signal?: AbortSignal): Promise<Position | undefined> {
     let position: Position | undefined;
-    const read = this.client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1 });
+    const read = this.client.readAll({ direction: esdbClient().BACKWARDS, fromPosition: esdbClient().END, maxCount: 1 });
     await drain(
       read,
       (resolved) => {

@@ -14,7 +14,7 @@ import {
   isFinal,
   isTerminating,
 } from '@simdeploy/domain';
-import { EventStore, Position, RecordedEvent } from '@simdeploy/event-store';
+import { EventStore, Position, RecordedEvent, comparePositions } from '@simdeploy/event-store';
 import {
   DeploymentFilter,
   DeploymentView,
@@ -100,6 +100,7 @@ function batchSpecs(dto: LaunchBatchDto): LaunchSimulationDto[] {
 
 /** Callers whose latest write this gateway remembers, for read-your-writes; the oldest are forgotten first. */
 const REMEMBERED_WRITERS = 10_000;
+const REMEMBERED_DEPLOYMENT_WRITES = 100_000;
 
 /**
  * The gateway's use cases. Commands go through the domain (decide) and are appended with
@@ -110,6 +111,8 @@ const REMEMBERED_WRITERS = 10_000;
 @Injectable()
 export class SimulationsService {
   private readonly lastWrites = new Map<string, Position>();
+  /** The latest write through this gateway per deployment, until the projection holds it. */
+  private readonly deploymentWrites = new Map<string, Position>();
 
   constructor(
     private readonly handler: DeploymentCommandHandler,
@@ -187,7 +190,10 @@ export class SimulationsService {
   }
 
   async get(principal: Principal, id: string): Promise<DeploymentView> {
-    await this.ensureFresh(principal);
+    await this.ensureReady();
+    // Written through this gateway and not projected yet: its stream has the write, so it
+    // answers at once instead of waiting for the projection to pass the caller's latest write.
+    if (this.unprojected(id)) return this.withPlace(await this.visible(principal, id));
     const projected = await this.readModel.get(id);
     if (projected && !canSee(principal, projected)) throw new NotFoundError(`simulation ${id} not found`);
     // Not projected yet (written through another gateway a moment ago): the stream decides.
@@ -301,14 +307,30 @@ export class SimulationsService {
    * answers from a half-built one), then for the caller's own latest write, within a bound.
    */
   async ensureFresh(principal: Principal): Promise<void> {
-    if (!(await this.freshness.whenReady(this.config.READ_MODEL_READY_WAIT_MS))) {
-      throw new ReadModelUnavailableError('the read model has not reached the head of the event store yet');
-    }
+    await this.ensureReady();
     const own = this.lastWrites.get(principal.subject);
     if (own === undefined) return;
     if ((await this.freshness.caughtUpTo(own, this.config.READ_YOUR_WRITES_MS)) && this.lastWrites.get(principal.subject) === own) {
       this.lastWrites.delete(principal.subject);
     }
+  }
+
+  private async ensureReady(): Promise<void> {
+    if (!(await this.freshness.whenReady(this.config.READ_MODEL_READY_WAIT_MS))) {
+      throw new ReadModelUnavailableError('the read model has not reached the head of the event store yet');
+    }
+  }
+
+  /** Whether this gateway wrote to the deployment at a position the projection does not hold yet. */
+  private unprojected(id: string): boolean {
+    const written = this.deploymentWrites.get(id);
+    if (written === undefined) return false;
+    const checkpoint = this.freshness.checkpoint;
+    if (checkpoint !== null && comparePositions(checkpoint, written) >= 0) {
+      this.deploymentWrites.delete(id);
+      return false;
+    }
+    return true;
   }
 
   private rememberWrite(subject: string, position: Position): void {
@@ -346,7 +368,12 @@ export class SimulationsService {
       const result = await this.handler.handle(id, command(type, data as never, { now: this.clock.now().toISOString(), by }), { correlationId });
       if (result instanceof DomainError) throw result;
       if (result.state === null) throw new ValidationError(`${type} left no deployment`);
-      if (result.position) this.rememberWrite(principal.subject, result.position);
+      if (result.position) {
+        this.rememberWrite(principal.subject, result.position);
+        this.deploymentWrites.delete(id);
+        this.deploymentWrites.set(id, result.position);
+        if (this.deploymentWrites.size > REMEMBERED_DEPLOYMENT_WRITES) this.deploymentWrites.delete(this.deploymentWrites.keys().next().value as string);
+      }
       if (result.events.length > 0 || options.dispatchAlways) {
         await this.dispatcher.dispatch(result.state, result.revision, { reason: 'api', correlationId, before: result.before });
       }

@@ -7,3 +7,4 @@ export * from './simulation/plan';
 export * from './simulation/decide';
 export * from './simulation/process';
 export * from './admission/admission';
+export * from './simulation/upcast';

@@ -1,10 +1,9 @@
 import { schemaVersionMetadata, type SimDeploymentEvent } from '@simdeploy/domain';
-import type { NewEvent } from '@simdeploy/event-store';
 
 const AT = (s: number) => new Date(Date.parse('2026-11-28T00:00:00.000Z') + s * 1000).toISOString();
 
-/** A deployment's events as the services write them: with the current schema version. */
-export const asWritten = (events: readonly SimDeploymentEvent[]): NewEvent[] =>
+/** A deployment's events as the services write them (the event store's NewEvent): with the current schema version. */
+export const asWritten = (events: readonly SimDeploymentEvent[]): { type: string; data: object; metadata: Record<string, unknown> }[] =>
   events.map((e) => ({ type: e.type, data: e.data, metadata: { ...schemaVersionMetadata() } }));
 
 const requested = (id: string): SimDeploymentEvent => ({

@@ -40,7 +40,7 @@ export function matches(event: RecordedEvent, filter: EventFilter): boolean {
 
 export interface ScanOptions {
   from?: Position;
-  /** Events per readAll call. Default 5000. */
+  /** Events per readAll call. Default 20,000: few round trips, bounded memory. */
   pageSize?: number;
   /** Stop after this position (default: the head of the store when the scan begins). */
   upTo?: Position | null;
@@ -49,15 +49,18 @@ export interface ScanOptions {
 /**
  * Every deployment event of the store in store order, in pages, up to the head as of the
  * start: a scan of a store that is being written ends. Pages are big so a replay costs few
- * round trips; the pages themselves are the adapter's arrays, handed on as they are.
+ * round trips, the next one is read while the caller works on the last, and the pages
+ * themselves are the adapter's arrays, handed on as they are.
  */
 export async function* scanPages(store: EventStore, options: ScanOptions = {}): AsyncGenerator<RecordedEvent[]> {
-  const pageSize = options.pageSize ?? 5000;
+  const pageSize = options.pageSize ?? 20_000;
   const head = options.upTo === undefined ? await store.headPosition() : options.upTo;
   if (head === null) return;
-  let after: Position | undefined = options.from;
-  for (;;) {
-    const page = await store.readAll({ from: after === undefined ? 'start' : { after }, limit: pageSize });
+  const read = (after: Position | undefined) => store.readAll({ from: after === undefined ? 'start' : { after }, limit: pageSize });
+  let pending: Promise<RecordedEvent[]> | null = read(options.from);
+  while (pending) {
+    const page: RecordedEvent[] = await pending;
+    pending = null;
     if (page.length === 0) return;
     const last = page[page.length - 1] as RecordedEvent;
     if (comparePositions(last.position, head) > 0) {
@@ -65,9 +68,11 @@ export async function* scanPages(store: EventStore, options: ScanOptions = {}): 
       if (within.length > 0) yield within;
       return;
     }
+    // A short page is not the end (JetStream's readAll may stop early): only an empty one is.
+    // The next page is on its way while the caller folds this one.
+    pending = read(last.position);
+    pending.catch(() => undefined); // surfaced by the await above
     yield page;
-    if (page.length < pageSize) return;
-    after = last.position;
   }
 }
 

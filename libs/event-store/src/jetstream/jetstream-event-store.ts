@@ -248,12 +248,14 @@ export class JetStreamEventStore extends EventStore {
     const lastSeq = await this.lastSequence();
     const startSeq = this.startSequence(after);
     if (lastSeq < startSeq) return [];
-    const consumer = await this.consume(startSeq, Math.min(limit, 512));
+    const consumer = await this.consume(startSeq, Math.min(limit, 4096));
     const events: RecordedEvent[] = [];
     try {
       for await (const m of consumer.messages) {
+        // Only the first message can hold events at or before `after` (a message holds up to 1000).
+        const mayHoldOlder = after !== null && m.seq <= startSeq;
         for (const event of this.decode(fromDelivered(m))) {
-          if (after !== null && BigInt(event.position) <= after) continue;
+          if (mayHoldOlder && BigInt(event.position) <= (after as bigint)) continue;
           events.push(event);
           if (events.length >= limit) return events;
         }

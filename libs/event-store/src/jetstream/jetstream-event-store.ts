@@ -79,11 +79,22 @@ const fromStored = (m: StoredMsg): StoreMessage => ({
   data: m.data,
 });
 
+/** Messages appended in one burst share their millisecond: its text is made once (a replay's hot path). */
+let lastMs = Number.NaN;
+let lastIso = '';
+const isoOf = (ms: number): string => {
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+};
+
 const fromDelivered = (m: JsMsg): StoreMessage => ({
   subject: m.subject,
   seq: m.seq,
   // The bigint avoids float rounding, so both read paths agree on the millisecond.
-  recordedAt: new Date(Number(m.timestampNanos / 1_000_000n)).toISOString(),
+  recordedAt: isoOf(Number(m.timestampNanos / 1_000_000n)),
   data: m.data,
 });
 

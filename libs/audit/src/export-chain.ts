@@ -89,6 +89,7 @@ export class ExportVerifier {
   private events = 0;
   private lastPosition: string | null = null;
   private ended = false;
+  private finalHash = '';
   private failure: { line: number; reason: string } | null = null;
 
   /** Feeds one line (without its newline); false once a line failed (later lines are not looked at). */
@@ -132,7 +133,7 @@ export class ExportVerifier {
       if (this.manifest?.count !== this.events) return fail(`the manifest announces ${String(this.manifest?.count)} events, the file holds ${this.events}`);
       if (this.events > 0 && this.manifest.lastPosition !== this.lastPosition) return fail(`the last event is at ${String(this.lastPosition)}, the manifest says ${String(this.manifest.lastPosition)}`);
       this.ended = true;
-      this.prev = hash;
+      this.finalHash = value['finalHash'] as string;
       return true;
     }
     return fail(`unknown line kind ${JSON.stringify(value['kind'])}`);
@@ -145,7 +146,7 @@ export class ExportVerifier {
     if (!this.ended) {
       return { ok: false, line: this.lineNo + 1, reason: `the file ends after line ${this.lineNo} without a trailer (truncated${this.manifest ? `: ${this.events} of ${this.manifest.count} events` : ''})` };
     }
-    return { ok: true, count: this.events, manifest: this.manifest as ExportManifest, finalHash: this.prev };
+    return { ok: true, count: this.events, manifest: this.manifest as ExportManifest, finalHash: this.finalHash };
   }
 }
 

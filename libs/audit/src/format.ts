@@ -57,7 +57,7 @@ export const TABLE_HEADER = `${'POSITION'.padStart(12)}  ${'RECORDED AT'.padEnd(
 export function tableRow(event: RecordedEvent): string {
   const domain = upcast(event);
   const summary = domain ? summarize(domain) : '';
-  return `${event.position.padStart(12)}  ${event.recordedAt.padEnd(24)}  ${clip(event.streamId, 36).padEnd(36)}  ${clip(event.type, 27).padEnd(27)}  ${clip(summary, 100)}`;
+  return `${event.position.padStart(12)}  ${event.recordedAt.padEnd(24)}  ${clip(event.streamId, 36).padEnd(36)}  ${clip(event.type, 27).padEnd(27)}  ${clip(summary, 100)}`.trimEnd();
 }
 
 /** One NDJSON line: the event as recorded, store fields first. */

@@ -40,7 +40,7 @@ export function matches(event: RecordedEvent, filter: EventFilter): boolean {
 
 export interface ScanOptions {
   from?: Position;
-  /** Events per readAll call. Default 20,000: few round trips, bounded memory. */
+  /** Events per readAll call. Default 50,000: few readAll calls (each costs a consumer), about 100 MB held with the next page in flight. */
   pageSize?: number;
   /** Stop after this position (default: the head of the store when the scan begins). */
   upTo?: Position | null;
@@ -53,7 +53,7 @@ export interface ScanOptions {
  * themselves are the adapter's arrays, handed on as they are.
  */
 export async function* scanPages(store: EventStore, options: ScanOptions = {}): AsyncGenerator<RecordedEvent[]> {
-  const pageSize = options.pageSize ?? 20_000;
+  const pageSize = options.pageSize ?? 50_000;
   const head = options.upTo === undefined ? await store.headPosition() : options.upTo;
   if (head === null) return;
   const read = (after: Position | undefined) => store.readAll({ from: after === undefined ? 'start' : { after }, limit: pageSize });

@@ -1,4 +1,4 @@
-import { EventStore, comparePositions, type Position, type RecordedEvent } from '@simdeploy/event-store';
+import { EventStore, comparePositions, readAllPages, type Position, type ReadAllPagesOptions, type RecordedEvent } from '@simdeploy/event-store';
 
 /** Which events an audit command looks at; times compare with the store's own recording time. */
 export interface EventFilter {
@@ -38,43 +38,10 @@ export function matches(event: RecordedEvent, filter: EventFilter): boolean {
   return (filter.since === undefined || at >= filter.since) && (filter.until === undefined || at <= filter.until);
 }
 
-export interface ScanOptions {
-  from?: Position;
-  /** Events per readAll call. Default 50,000: few readAll calls (each costs a consumer), about 100 MB held with the next page in flight. */
-  pageSize?: number;
-  /** Stop after this position (default: the head of the store when the scan begins). */
-  upTo?: Position | null;
-}
+export type ScanOptions = ReadAllPagesOptions;
 
-/**
- * Every deployment event of the store in store order, in pages, up to the head as of the
- * start: a scan of a store that is being written ends. Pages are big so a replay costs few
- * round trips, the next one is read while the caller works on the last, and the pages
- * themselves are the adapter's arrays, handed on as they are.
- */
-export async function* scanPages(store: EventStore, options: ScanOptions = {}): AsyncGenerator<RecordedEvent[]> {
-  const pageSize = options.pageSize ?? 50_000;
-  const head = options.upTo === undefined ? await store.headPosition() : options.upTo;
-  if (head === null) return;
-  const read = (after: Position | undefined) => store.readAll({ from: after === undefined ? 'start' : { after }, limit: pageSize });
-  let pending: Promise<RecordedEvent[]> | null = read(options.from);
-  while (pending) {
-    const page: RecordedEvent[] = await pending;
-    pending = null;
-    if (page.length === 0) return;
-    const last = page[page.length - 1] as RecordedEvent;
-    if (comparePositions(last.position, head) > 0) {
-      const within = page.filter((e) => comparePositions(e.position, head) <= 0);
-      if (within.length > 0) yield within;
-      return;
-    }
-    // A short page is not the end (JetStream's readAll may stop early): only an empty one is.
-    // The next page is on its way while the caller folds this one.
-    pending = read(last.position);
-    pending.catch(() => undefined); // surfaced by the await above
-    yield page;
-  }
-}
+/** The store's events in big pages up to the head as of the start (the event store's readAllPages). */
+export const scanPages = (store: EventStore, options: ScanOptions = {}): AsyncGenerator<RecordedEvent[]> => readAllPages(store, options);
 
 /** The events a filter selects, up to the head as of the start: one stream's when a deployment is named, else the whole store's. */
 export async function* selectEvents(store: EventStore, filter: EventFilter, options: Omit<ScanOptions, 'from'> = {}): AsyncGenerator<RecordedEvent[]> {

@@ -1,4 +1,5 @@
-import { ADMISSION_EVENT_TYPES, schemaVersionMetadata, type SimDeploymentEvent } from '@simdeploy/domain';
+import { ADMISSION_EVENT_TYPES, Status, fold, schemaVersionMetadata, upcast, type SimDeployment, type SimDeploymentEvent } from '@simdeploy/domain';
+import type { ReadModel } from '@simdeploy/read-model';
 import type { RecordedEvent } from '@simdeploy/event-store';
 import { illegalSequence, lateInstanceReleased, leakedInstance, lifecycle } from '@simdeploy/testing';
 import { formatVerifyReport, StoreVerifier } from './verify';
@@ -70,6 +71,36 @@ describe('StoreVerifier', () => {
       ['u', 'SimulationTeleported: unknown type'],
       ['f', 'SimulationRequested: schema version 99'],
     ]);
+    expect(report.ok).toBe(false);
+  });
+});
+
+describe('StoreVerifier against a read model', () => {
+  const readModelOf = (views: SimDeployment[], checkpoint: string | null) =>
+    ({
+      checkpoint: async () => checkpoint,
+      list: async (q: { limit: number; cursor?: string }) => {
+        const start = q.cursor === undefined ? 0 : Number(q.cursor);
+        const items = views.slice(start, start + q.limit);
+        return { items, nextCursor: start + q.limit < views.length ? String(start + q.limit) : null };
+      },
+    }) as unknown as ReadModel;
+
+  it('names deployments whose view differs from the fold or is missing, and leaves those past the checkpoint alone', async () => {
+    const streams = ['same', 'differs', 'missing', 'later'].map((id) => clean(id, 'finished'));
+    const verifier = new StoreVerifier();
+    verifier.add(streams.flat().sort((a, b) => Number(a.position) - Number(b.position)));
+    const folded = (events: RecordedEvent[]) => fold(events.map((e) => upcast(e) as SimDeploymentEvent)) as SimDeployment;
+    const [same, differs, , later] = streams as RecordedEvent[][];
+    const laterStart = (later as RecordedEvent[])[0] as RecordedEvent;
+    const checkpoint = String(Number(laterStart.position) - 1);
+    const views = [folded(same as RecordedEvent[]), { ...folded(differs as RecordedEvent[]), status: Status.Running }, folded(later as RecordedEvent[])];
+    const report = await verifier.finish(readModelOf(views, checkpoint));
+    expect(report.readModel).toMatchObject({ checked: 3, notYetProjected: 1, mismatches: { count: 2 } });
+    expect(Object.fromEntries(report.readModel.mismatches.streams.map((m) => [m.streamId, m.detail]))).toEqual({
+      differs: 'read model says Running, the events Terminated',
+      missing: 'missing from the read model',
+    });
     expect(report.ok).toBe(false);
   });
 });

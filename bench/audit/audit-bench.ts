@@ -53,6 +53,7 @@ async function seed(store: JetStreamEventStore, deployments: number): Promise<{ 
   const t0 = Date.parse('2026-01-01T00:00:00.000Z');
   let n = 0;
   let events = 0;
+  let reported = 0;
   const next = () => {
     if (n >= deployments) return null;
     const id = randomUUID();
@@ -71,7 +72,10 @@ async function seed(store: JetStreamEventStore, deployments: number): Promise<{ 
     if (flying.length === 0) break;
     await Promise.all(flying.map((d) => store.append(d.id, [d.events.shift() as never], ANY_REVISION)));
     for (let i = flying.length - 1; i >= 0; i--) if (flying[i]?.events.length === 0) flying.splice(i, 1);
-    if (n % 10_000 < IN_FLIGHT && flying.length === IN_FLIGHT) say(`seeded ${fmt(n)} deployments`);
+    if (Math.floor(n / 10_000) > reported) {
+      reported = Math.floor(n / 10_000);
+      say(`${fmt(reported * 10_000)} deployments under way`);
+    }
   }
   return { events, ms: Date.now() - started };
 }

@@ -15,7 +15,7 @@ import {
   type EventFilter,
 } from '@simdeploy/audit';
 import { CommonConfig, ConfigError, loadConfig } from '@simdeploy/config';
-import { EsdbEventStore, EventStore, JetStreamEventStore, type RecordedEvent } from '@simdeploy/event-store';
+import { EsdbEventStore, EventStore, JetStreamEventStore, comparePositions, type RecordedEvent } from '@simdeploy/event-store';
 import { openReadModel, permilleOf, runRebuildCommand, type ReadModel } from '@simdeploy/read-model';
 import { Presets, SingleBar } from 'cli-progress';
 import { createReadStream, createWriteStream, existsSync, renameSync, rmSync } from 'node:fs';
@@ -120,16 +120,21 @@ async function eventsCommand(args: string[], io: Io): Promise<number> {
   const print = (event: RecordedEvent) => writeLine(io.stdout, values.json ? jsonLine(event) : tableRow(event));
   try {
     if (!values.json) await writeLine(io.stdout, TABLE_HEADER);
+    // One stream is read whole, not up to a store-wide head: following it starts at the head as
+    // of before that read, and skips what the read already printed.
+    const headBefore = values.follow && filter.deployment !== undefined ? await store.headPosition() : null;
     let last: string | undefined = filter.from;
     for await (const page of selectEvents(store, filter)) {
       for (const event of page) await print(event);
       last = page[page.length - 1]?.position ?? last;
     }
     if (!values.follow) return 0;
-    const subscription = store.subscribeToAll({ from: last === undefined ? 'start' : { after: last } });
+    const after = headBefore ?? last;
+    const subscription = store.subscribeToAll({ from: after === undefined ? 'start' : { after } });
     void io.interrupted.then(() => subscription.close());
     for await (const event of subscription) {
       if (filter.deployment !== undefined && event.streamId !== filter.deployment) continue;
+      if (last !== undefined && comparePositions(event.position, last) <= 0) continue;
       if (!matches(event, { since: filter.since })) continue;
       await print(event);
     }

@@ -137,6 +137,24 @@ async function jetstreamFixture(nc: NatsConnection, dir: string): Promise<Fixtur
     expect(ran.code).toBe(0);
     const last = JSON.parse(ran.stdout.trim().split('\n').pop() as string) as { streamId: string; type: string };
     expect(last).toMatchObject({ streamId: late, type: 'SimulationRequested' });
+
+    // One deployment: its stream as stored, then only its new events (another's are not printed).
+    const target = f.ids[2] as string;
+    const other = randomUUID();
+    let poked = false;
+    const one = await simdeploy(['events', '--follow', '--json', '--deployment', target], f.env, {
+      until: (out) => {
+        const lines = out.trim().split('\n').filter(Boolean);
+        if (!poked && lines.length >= v1Rejected('x').length) {
+          poked = true;
+          void f.store.append(other, finished(other).slice(0, 1), NO_STREAM).then(() => f.store.append(target, [{ type: 'LogsArchived', data: { at: '2026-12-01T00:00:00.000Z', location: null, pods: [], error: 'none' } }], 'any'));
+        }
+        return out.includes('LogsArchived');
+      },
+    });
+    const printed = one.stdout.trim().split('\n').map((l) => JSON.parse(l) as { streamId: string; type: string });
+    expect(printed.map((e) => e.streamId)).toEqual([...v1Rejected('x').map(() => target), target]);
+    expect(printed[printed.length - 1]?.type).toBe('LogsArchived');
   });
 
   it('verify passes a clean store with exit 0, and names the illegal sequence and the leak with exit 1', async () => {

@@ -90,11 +90,13 @@ const isoOf = (ms: number): string => {
   return lastIso;
 };
 
+// The bigint avoids float rounding, so both read paths agree on the millisecond.
+const deliveredAt = (m: JsMsg): string => isoOf(Number(m.timestampNanos / 1_000_000n));
+
 const fromDelivered = (m: JsMsg): StoreMessage => ({
   subject: m.subject,
   seq: m.seq,
-  // The bigint avoids float rounding, so both read paths agree on the millisecond.
-  recordedAt: isoOf(Number(m.timestampNanos / 1_000_000n)),
+  recordedAt: deliveredAt(m),
   data: m.data,
 });
 
@@ -263,12 +265,12 @@ export class JetStreamEventStore extends EventStore {
     const events: RecordedEvent[] = [];
     try {
       for await (const m of consumer.messages) {
+        const seq = m.seq;
         // Only the first message can hold events at or before `after` (a message holds up to 1000).
-        const mayHoldOlder = after !== null && m.seq <= startSeq;
-        for (const event of this.decode(fromDelivered(m))) {
-          if (mayHoldOlder && BigInt(event.position) <= (after as bigint)) continue;
-          events.push(event);
-          if (events.length >= limit) return events;
+        this.decodeInto(m.subject, seq, deliveredAt(m), m.data, events, after !== null && seq <= startSeq ? after : null);
+        if (events.length >= limit) {
+          events.length = limit;
+          return events;
         }
         // The snapshot ends where the stream ended when the read began.
         if (m.seq >= lastSeq || m.info.pending === 0) return events;
@@ -396,24 +398,38 @@ export class JetStreamEventStore extends EventStore {
   }
 
   private decode(message: StoreMessage): RecordedEvent[] {
+    const events: RecordedEvent[] = [];
+    this.decodeInto(message.subject, message.seq, message.recordedAt, message.data, events, null);
+    return events;
+  }
+
+  /**
+   * Appends a message's events to `out`, skipping those at or before `skipUpTo`. One pass, no
+   * arrays in between: a replay decodes every message of the store through here.
+   */
+  private decodeInto(subject: string, seq: number, recordedAt: string, data: Uint8Array, out: RecordedEvent[], skipUpTo: bigint | null): void {
     let body: unknown;
     try {
-      body = JSON.parse(utf8.decode(message.data));
+      body = JSON.parse(utf8.decode(data));
     } catch {
-      body = null;
+      return;
     }
     // Something not written by this adapter holds no events, yet still counts as a revision.
-    const stored = (Array.isArray(body) ? body : [body]).filter(isStoredEvent);
-    const streamId = message.subject.slice(this.subjectPrefix.length + 1);
-    return stored.map((event, index) => ({
-      streamId,
-      type: event.type,
-      data: event.data,
-      ...(event.metadata === undefined ? {} : { metadata: event.metadata }),
-      revision: String(message.seq),
-      position: positionText(message.seq, index),
-      recordedAt: message.recordedAt,
-    }));
+    const stored = Array.isArray(body) ? (body as unknown[]) : [body];
+    const streamId = subject.slice(this.subjectPrefix.length + 1);
+    const revision = String(seq);
+    let index = 0;
+    for (const event of stored) {
+      if (!isStoredEvent(event)) continue;
+      const at = index++;
+      const position = positionText(seq, at);
+      if (skipUpTo !== null && BigInt(position) <= skipUpTo) continue;
+      out.push(
+        event.metadata === undefined
+          ? { streamId, type: event.type, data: event.data, revision, position, recordedAt }
+          : { streamId, type: event.type, data: event.data, metadata: event.metadata, revision, position, recordedAt },
+      );
+    }
   }
 
   private unavailableOr(error: unknown, what: string): unknown {

@@ -197,7 +197,8 @@ export class StoreVerifier {
           return;
         }
         checked++;
-        if (canonicalJson(view) !== canonicalJson(entry.state)) {
+        // The view was serialised from a fold built the same way, so its members are in the same order: the plain text usually settles it.
+        if (JSON.stringify(view) !== JSON.stringify(entry.state) && canonicalJson(view) !== canonicalJson(entry.state)) {
           const a = `${view.status}${view.errorStatus ? `/${view.errorStatus}` : ''}`;
           const b = `${entry.state.status}${entry.state.errorStatus ? `/${entry.state.errorStatus}` : ''}`;
           mismatches.push({ streamId: view.id, position: entry.last, detail: `read model says ${a}, the events ${b}${a === b ? ' (other fields differ)' : ''}` });

@@ -11,9 +11,11 @@ const productionConstraints = [
   { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:domain', 'type:lib'] },
   { sourceTag: 'type:read', onlyDependOnLibsWithTags: ['type:domain', 'type:store', 'type:lib'] },
   { sourceTag: 'type:workflow', onlyDependOnLibsWithTags: ['type:domain', 'type:store', 'type:lib', 'type:read'] },
+  // Audits re-read what the store holds and compare it with the read side; they decide nothing.
+  { sourceTag: 'type:audit', onlyDependOnLibsWithTags: ['type:domain', 'type:store', 'type:lib', 'type:read'] },
   // The NestJS service kit is wiring for apps: no lib may depend on it.
   { sourceTag: 'type:kit', onlyDependOnLibsWithTags: ['type:domain', 'type:store', 'type:lib', 'type:read', 'type:workflow'] },
-  { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:domain', 'type:store', 'type:lib', 'type:read', 'type:workflow', 'type:kit'] },
+  { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:domain', 'type:store', 'type:lib', 'type:read', 'type:workflow', 'type:kit', 'type:audit'] },
   { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:domain', 'type:store', 'type:lib', 'type:testing'] },
   // The packaging checks (k8s/) read the services' settings, topology and metrics from the libs.
   { sourceTag: 'type:deploy', onlyDependOnLibsWithTags: ['type:domain', 'type:lib'] },

@@ -8,3 +8,4 @@ export * from './simulation/decide';
 export * from './simulation/process';
 export * from './admission/admission';
 export * from './simulation/history';
+export * from './simulation/upcast';

@@ -1,4 +1,4 @@
-import { InstanceIntervalChange, SimDeployment, eventTime, evolve, instanceIntervalChanges, isSimDeploymentEvent } from '@simdeploy/domain';
+import { InstanceIntervalChange, SimDeployment, eventTime, evolve, instanceIntervalChanges, upcast } from '@simdeploy/domain';
 import { Position, RecordedEvent, comparePositions } from '@simdeploy/event-store';
 import type { ProjectedChange, ProjectedDeployment, ProjectionTransaction } from './read-model';
 
@@ -46,8 +46,8 @@ export async function applyBatch(
   for (const [id, row] of loaded) working.set(id, { before: row.state, now: row });
 
   for (const recorded of fresh) {
-    const event = { type: recorded.type, data: recorded.data };
-    if (!isSimDeploymentEvent(event)) continue;
+    const event = upcast(recorded);
+    if (!event) continue;
     const entry = working.get(recorded.streamId);
     if (entry && comparePositions(entry.now.position, recorded.position) >= 0) continue;
     const next = evolve(entry?.now.state ?? null, event);

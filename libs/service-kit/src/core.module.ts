@@ -8,7 +8,10 @@ import { AdmissionLedgers, Clock, DeploymentCommandHandler, Dispatcher, SystemCl
 /** The configuration a service was started with, injectable by this token. */
 export const SERVICE_CONFIG = Symbol('SERVICE_CONFIG');
 
-/** The event store the configuration names; JetStream needs the NATS connection, EventStoreDB does not. */
+/**
+ * The event store the configuration names; JetStream needs the NATS connection, EventStoreDB does not.
+ * The audit CLI (apps/cli/src/cli.ts) opens the store the same way without loading NestJS: keep the two in step.
+ */
 export async function createEventStore(config: CommonConfig, nc: NatsConnection | null): Promise<EventStore> {
   if (config.EVENT_STORE === 'esdb') return new EsdbEventStore({ connectionString: config.ESDB_CONNECTION_STRING });
   if (!nc) throw new Error('EVENT_STORE=jetstream needs a NATS connection');

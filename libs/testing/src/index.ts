@@ -6,3 +6,4 @@ export { waitFor } from './wait-for';
 export type { WaitForOptions } from './wait-for';
 export { lifecycle } from './lifecycles';
 export type { LifecycleOptions, Outcome } from './lifecycles';
+export { asWritten, illegalSequence, lateInstanceReleased, leakedInstance } from './audit-streams';

@@ -13,6 +13,7 @@ import {
   type AdmissionState,
   type Limits,
   type Standing,
+  schemaVersionMetadata,
 } from '@simdeploy/domain';
 import { ConcurrencyError, EventStore, NO_STREAM, type StreamRevision } from '@simdeploy/event-store';
 import { createHash } from 'node:crypto';
@@ -173,7 +174,7 @@ export class AdmissionLedgers {
       try {
         const appended = await this.store.append(
           streamId,
-          events.map((e) => ({ type: e.type, data: e.data, metadata: { ledger } })),
+          events.map((e) => ({ type: e.type, data: e.data, metadata: { ledger, ...schemaVersionMetadata() } })),
           loaded.revision ?? NO_STREAM,
         );
         const state = events.reduce(evolveAdmission, loaded.state);

@@ -7,7 +7,8 @@ import {
   decide,
   evolve,
   initialState,
-  isSimDeploymentEvent,
+  schemaVersionMetadata,
+  upcast,
 } from '@simdeploy/domain';
 import {
   ConcurrencyError,
@@ -53,10 +54,7 @@ export class TooMuchContentionError extends Error {
 }
 
 /** Events of other kinds on the stream (sweep records, say) do not change the state. */
-const toDomainEvent = (recorded: RecordedEvent): SimDeploymentEvent | null => {
-  const event = { type: recorded.type, data: recorded.data };
-  return isSimDeploymentEvent(event) ? event : null;
-};
+const toDomainEvent = (recorded: RecordedEvent): SimDeploymentEvent | null => upcast(recorded);
 
 /** The event records the trace of the work that appended it: an audit can follow a request across services. */
 function withTrace(metadata: EventMetadata): EventMetadata {
@@ -153,7 +151,7 @@ export class DeploymentCommandHandler {
     decision: SimDeploymentEvent[],
     metadata: EventMetadata,
   ): Promise<HandledCommand> {
-    const traced = withTrace(metadata);
+    const traced = { ...withTrace(metadata), ...schemaVersionMetadata() };
     const appended = await this.store.append(
       deploymentId,
       decision.map((e) => ({ type: e.type, data: e.data, metadata: traced })),

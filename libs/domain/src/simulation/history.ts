@@ -1,6 +1,7 @@
-import { type SimDeploymentEvent, isSimDeploymentEvent } from './events';
+import type { SimDeploymentEvent } from './events';
 import { type SimDeployment, type SimDeploymentState, evolve } from './state';
 import type { ErrorStatus, Status } from './status';
+import { upcast } from './upcast';
 
 /**
  * History views over one deployment's events: its status intervals, its state at a time, and
@@ -18,6 +19,8 @@ import type { ErrorStatus, Status } from './status';
 export interface HistoryEvent {
   type: string;
   data: object;
+  /** Carries the schema version the event was written in. */
+  metadata?: Readonly<Record<string, unknown>>;
   recordedAt?: string;
 }
 
@@ -37,12 +40,13 @@ const toInstant = (time: string | number | Date): number =>
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-/** The deployment events among what a stream holds (other records, such as the sweep's, are left out), with their times. */
+/** The deployment events among what a stream holds (other records, such as the sweep's, are left out), upcast, with their times. */
 function timed(events: readonly HistoryEvent[]): { event: SimDeploymentEvent; time: number }[] {
   const out: { event: SimDeploymentEvent; time: number }[] = [];
   for (const e of events) {
-    const event = { type: e.type, data: e.data };
-    if (!isSimDeploymentEvent(event)) continue;
+    // Recorded shapes become the current one in one place, as for every other reader.
+    const event = upcast(e);
+    if (!event) continue;
     out.push({ event, time: eventTime(e) });
   }
   return out;

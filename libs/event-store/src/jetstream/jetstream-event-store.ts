@@ -79,11 +79,24 @@ const fromStored = (m: StoredMsg): StoreMessage => ({
   data: m.data,
 });
 
+/** Messages appended in one burst share their millisecond: its text is made once (a replay's hot path). */
+let lastMs = Number.NaN;
+let lastIso = '';
+const isoOf = (ms: number): string => {
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+};
+
+// The bigint avoids float rounding, so both read paths agree on the millisecond.
+const deliveredAt = (m: JsMsg): string => isoOf(Number(m.timestampNanos / 1_000_000n));
+
 const fromDelivered = (m: JsMsg): StoreMessage => ({
   subject: m.subject,
   seq: m.seq,
-  // The bigint avoids float rounding, so both read paths agree on the millisecond.
-  recordedAt: new Date(Number(m.timestampNanos / 1_000_000n)).toISOString(),
+  recordedAt: deliveredAt(m),
   data: m.data,
 });
 
@@ -248,14 +261,16 @@ export class JetStreamEventStore extends EventStore {
     const lastSeq = await this.lastSequence();
     const startSeq = this.startSequence(after);
     if (lastSeq < startSeq) return [];
-    const consumer = await this.consume(startSeq, Math.min(limit, 512));
+    const consumer = await this.consume(startSeq, Math.min(limit, 4096));
     const events: RecordedEvent[] = [];
     try {
       for await (const m of consumer.messages) {
-        for (const event of this.decode(fromDelivered(m))) {
-          if (after !== null && BigInt(event.position) <= after) continue;
-          events.push(event);
-          if (events.length >= limit) return events;
+        const seq = m.seq;
+        // Only the first message can hold events at or before `after` (a message holds up to 1000).
+        this.decodeInto(m.subject, seq, deliveredAt(m), m.data, events, after !== null && seq <= startSeq ? after : null);
+        if (events.length >= limit) {
+          events.length = limit;
+          return events;
         }
         // The snapshot ends where the stream ended when the read began.
         if (m.seq >= lastSeq || m.info.pending === 0) return events;
@@ -383,24 +398,38 @@ export class JetStreamEventStore extends EventStore {
   }
 
   private decode(message: StoreMessage): RecordedEvent[] {
+    const events: RecordedEvent[] = [];
+    this.decodeInto(message.subject, message.seq, message.recordedAt, message.data, events, null);
+    return events;
+  }
+
+  /**
+   * Appends a message's events to `out`, skipping those at or before `skipUpTo`. One pass, no
+   * arrays in between: a replay decodes every message of the store through here.
+   */
+  private decodeInto(subject: string, seq: number, recordedAt: string, data: Uint8Array, out: RecordedEvent[], skipUpTo: bigint | null): void {
     let body: unknown;
     try {
-      body = JSON.parse(utf8.decode(message.data));
+      body = JSON.parse(utf8.decode(data));
     } catch {
-      body = null;
+      return;
     }
     // Something not written by this adapter holds no events, yet still counts as a revision.
-    const stored = (Array.isArray(body) ? body : [body]).filter(isStoredEvent);
-    const streamId = message.subject.slice(this.subjectPrefix.length + 1);
-    return stored.map((event, index) => ({
-      streamId,
-      type: event.type,
-      data: event.data,
-      ...(event.metadata === undefined ? {} : { metadata: event.metadata }),
-      revision: String(message.seq),
-      position: positionText(message.seq, index),
-      recordedAt: message.recordedAt,
-    }));
+    const stored = Array.isArray(body) ? (body as unknown[]) : [body];
+    const streamId = subject.slice(this.subjectPrefix.length + 1);
+    const revision = String(seq);
+    let index = 0;
+    for (const event of stored) {
+      if (!isStoredEvent(event)) continue;
+      const at = index++;
+      const position = positionText(seq, at);
+      if (skipUpTo !== null && BigInt(position) <= skipUpTo) continue;
+      out.push(
+        event.metadata === undefined
+          ? { streamId, type: event.type, data: event.data, revision, position, recordedAt }
+          : { streamId, type: event.type, data: event.data, metadata: event.metadata, revision, position, recordedAt },
+      );
+    }
   }
 
   private unavailableOr(error: unknown, what: string): unknown {

@@ -1,4 +1,4 @@
-import { SimDeployment, SimDeploymentEvent, SimDeploymentState, evolve, initialState, isSimDeploymentEvent } from '@simdeploy/domain';
+import { SimDeployment, SimDeploymentEvent, SimDeploymentState, evolve, initialState, upcast } from '@simdeploy/domain';
 import { EventStore, Position, RecordedEvent, StreamRevision, comparePositions } from '@simdeploy/event-store';
 
 interface History {
@@ -12,10 +12,7 @@ interface History {
   reading?: Promise<void>;
 }
 
-const asDomainEvent = (recorded: RecordedEvent): SimDeploymentEvent | null => {
-  const event = { type: recorded.type, data: recorded.data };
-  return isSimDeploymentEvent(event) ? event : null;
-};
+const asDomainEvent = (recorded: RecordedEvent): SimDeploymentEvent | null => upcast(recorded);
 
 const lastPosition = (history: History): Position | null => history.events[history.events.length - 1]?.position ?? null;
 

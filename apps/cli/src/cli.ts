@@ -2,6 +2,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
   UsageError,
   exportEvents,
+  formatUsageReport,
   formatVerifyReport,
   jsonLine,
   matches,
@@ -9,12 +10,14 @@ import {
   parseTime,
   selectEvents,
   tableRow,
+  usageFromStore,
   TABLE_HEADER,
   verifyExportLines,
   verifyStore,
   type EventFilter,
 } from '@simdeploy/audit';
 import { CommonConfig, ConfigError, loadConfig } from '@simdeploy/config';
+import { monthStartBefore } from '@simdeploy/domain';
 import { EsdbEventStore, EventStore, JetStreamEventStore, comparePositions, type RecordedEvent } from '@simdeploy/event-store';
 import { openReadModel, permilleOf, runRebuildCommand, type ReadModel } from '@simdeploy/read-model';
 import { Presets, SingleBar } from 'cli-progress';
@@ -247,6 +250,23 @@ async function rebuildCommand(args: string[], io: Io): Promise<number> {
   }
 }
 
+async function usageCommand(args: string[], io: Io): Promise<number> {
+  const { values } = parse({ args, strict: true, options: { ...HELP_OPTION, since: { type: 'string' }, until: { type: 'string' }, owner: { type: 'string' }, team: { type: 'string' }, json: { type: 'boolean' } } });
+  if (values.help) return help(io, 'usage');
+  const now = Date.now();
+  const until = values.until === undefined ? now : parseTime(values.until, '--until');
+  const since = values.since === undefined ? Date.parse(monthStartBefore(until)) : parseTime(values.since, '--since');
+  if (since >= until) throw new UsageError('--since must be before --until');
+  const { store, close } = await connectStore(io);
+  try {
+    const report = await usageFromStore(store, { since, until, now, ...(values.owner === undefined ? {} : { owner: values.owner }), ...(values.team === undefined ? {} : { team: values.team }) });
+    await writeLine(io.stdout, values.json ? JSON.stringify(report) : formatUsageReport(report));
+    return 0;
+  } finally {
+    await close();
+  }
+}
+
 function help(io: Io, topic: string): number {
   io.stdout.write(`${HELP[topic] ?? HELP['main']}\n`);
   return 0;
@@ -258,6 +278,7 @@ const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
   export: exportCommand,
   'verify-export': verifyExportCommand,
   rebuild: rebuildCommand,
+  usage: usageCommand,
 };
 
 /** Runs one command line; the exit code is the answer. Errors a user can fix are one line, no stack. */

@@ -12,6 +12,7 @@ Commands:
   export         write events to an NDJSON file with a manifest and a SHA-256 hash chain
   verify-export  check an export offline: chain, count and trailer (exit 0 if intact)
   rebuild        rebuild the read model from the events and print events/s
+  usage          machine-seconds by owner and instance type over a period, counted from the events
 
 Exit codes: 0 ok, 1 a check failed or the store could not be read, 2 bad arguments or configuration.
 ${CONFIG}`,
@@ -51,5 +52,12 @@ and positions, and the trailer. On failure names the first bad line and why. Exi
 
 Drops the read model READ_MODEL_URL names and rebuilds it from every event, in one transaction (readers
 keep the old one until the new one commits), with a progress bar and events/s.
+${CONFIG}`,
+  usage: `Usage: simdeploy usage [--since TIME] [--until TIME] [--owner OWNER] [--team TEAM] [--json]
+
+Machine-seconds (and hours) by owner and instance type over [since, until), counted from the events
+alone: a machine runs from its InstanceLaunched to the event that records it terminated, clipped to
+the period; one still running counts up to now. The same definition as GET /usage, which serves it
+from the read model. Defaults: until now, since the start (UTC) of the month until falls in.
 ${CONFIG}`,
 };

@@ -1,7 +1,8 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { CURRENT_SCHEMA_VERSION } from '@simdeploy/domain';
+import { CURRENT_SCHEMA_VERSION, instanceIntervals, type InstanceInterval } from '@simdeploy/domain';
 import { EsdbEventStore, EventStore, JetStreamEventStore, NO_STREAM } from '@simdeploy/event-store';
 import { asWritten, illegalSequence, leakedInstance, lifecycle, uniqueName } from '@simdeploy/testing';
+import { openReadModel } from '@simdeploy/read-model';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -186,6 +187,50 @@ async function jetstreamFixture(nc: NatsConnection, dir: string): Promise<Fixtur
     const report = await simdeploy(['verify', '--json'], f.env);
     expect(report.code).toBe(0);
     expect(JSON.parse(report.stdout)).toMatchObject({ ok: true, readModel: { checked: 3, notYetProjected: 0, mismatches: { count: 0 } } });
+  });
+
+  it('usage counts machine-seconds from the events as GET /usage does from the read model, clipped to the period', async () => {
+    const f = await fixture();
+    const events = (await Promise.all(f.ids.map((id) => f.store.readStream(id)))).flatMap((r) => r.events);
+    const intervals = f.ids.flatMap((id) => instanceIntervals(events.filter((e) => e.streamId === id)));
+    // alice's finished lifecycle and bob's rolled-back one each ran two machines; carol's was rejected.
+    expect(intervals.map((i) => i.owner)).toEqual(['alice', 'alice', 'bob', 'bob']);
+    const [first] = intervals as [InstanceInterval];
+    const launched = Date.parse(first.launchedAt);
+    const ended = Date.parse(first.terminatedAt as string);
+    const half = new Date(launched + (ended - launched) / 2).toISOString();
+
+    const whole = await simdeploy(['usage', '--since', '2026-11-01T00:00:00Z', '--until', '2026-12-01T00:00:00Z', '--json'], f.env);
+    expect(whole.code).toBe(0);
+    const report = JSON.parse(whole.stdout) as { rows: { owner: string; machineSeconds: number; instances: number }[] };
+    const byHand = (owner: string) =>
+      intervals.filter((i) => i.owner === owner).reduce((sum, i) => sum + (Date.parse(i.terminatedAt as string) - Date.parse(i.launchedAt)), 0) / 1000;
+    expect(report.rows).toEqual([
+      { owner: 'alice', instanceType: 'g4dn.xlarge', machineSeconds: byHand('alice'), instances: 2 },
+      { owner: 'bob', instanceType: 'g4dn.xlarge', machineSeconds: byHand('bob'), instances: 2 },
+    ]);
+
+    // The API's figure: the read model's SQL aggregate over the same events, after a rebuild.
+    expect((await simdeploy(['rebuild'], f.env)).code).toBe(0);
+    const readModel = await openReadModel(f.env['READ_MODEL_URL'] as string, { readOnly: true });
+    try {
+      const fromSql = await readModel.usage({ since: '2026-11-01T00:00:00Z', until: '2026-12-01T00:00:00Z', now: new Date().toISOString() });
+      expect(fromSql).toEqual(report.rows);
+      const cut = await simdeploy(['usage', '--since', half, '--until', '2026-12-01T00:00:00Z', '--owner', 'alice', '--json'], f.env);
+      const cutRows = (JSON.parse(cut.stdout) as { rows: unknown[] }).rows;
+      expect(cutRows).toEqual(await readModel.usage({ since: half, until: '2026-12-01T00:00:00Z', now: new Date().toISOString(), owner: 'alice' }));
+      expect(cutRows).toHaveLength(1);
+      expect((cutRows[0] as { machineSeconds: number }).machineSeconds).toBeLessThan(byHand('alice'));
+    } finally {
+      await readModel.close();
+    }
+
+    const table = await simdeploy(['usage', '--owner', 'nobody'], f.env);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^machine time from \d{4}-\d{2}-01T00:00:00.000Z to /);
+    const bad = await simdeploy(['usage', '--since', 'yesterday'], f.env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--since must be an ISO-8601 time/);
   });
 
   it('export writes a chain that verify-export accepts; a tampered line and a truncated file fail naming the first bad line', async () => {

@@ -4,3 +4,4 @@ export * from './format';
 export * from './verify';
 export * from './export-chain';
 export * from './export-store';
+export * from './usage';

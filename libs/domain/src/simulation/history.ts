@@ -253,5 +253,11 @@ export function machineSeconds(
     .map((s) => ({ owner: s.owner, instanceType: s.instanceType, machineSeconds: s.ms / 1000, instances: s.instances }));
 }
 
+/** The start (UTC) of the calendar month holding the instant just before `until`: a period ending on the 1st is the month before (the default `since` of a usage query). */
+export function monthStartBefore(until: number): string {
+  const last = new Date(until - 1);
+  return new Date(Date.UTC(last.getUTCFullYear(), last.getUTCMonth(), 1)).toISOString();
+}
+
 /** Byte order, as the SQL read models sort text (collate "C"). */
 const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { NotFoundError, StatusInterval, UsageRow, ValidationError, stateAt, statusIntervals } from '@simdeploy/domain';
+import { NotFoundError, StatusInterval, UsageRow, ValidationError, monthStartBefore, stateAt, statusIntervals } from '@simdeploy/domain';
 import { EventStore } from '@simdeploy/event-store';
 import { DeploymentView, ReadModel, parseInstant, toView } from '@simdeploy/read-model';
 import { Clock } from '@simdeploy/workflows';
@@ -25,12 +25,6 @@ export interface UsageView {
 }
 
 const hours = (seconds: number): number => Math.round(seconds / 3.6) / 1000;
-
-/** The start (UTC) of the calendar month holding the instant just before `until`: a period ending on the 1st is the month before. */
-export function monthStartBefore(until: number): string {
-  const last = new Date(until - 1);
-  return new Date(Date.UTC(last.getUTCFullYear(), last.getUTCMonth(), 1)).toISOString();
-}
 
 /**
  * What a deployment went through, and what machines cost. History and the state at a time are

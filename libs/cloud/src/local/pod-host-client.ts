@@ -15,9 +15,13 @@ interface Pending {
   resolve: (result: unknown) => void;
   reject: (error: Error) => void;
   timer: NodeJS.Timeout;
+  /** The connection the request went out on: only its loss fails the request. */
+  socket: Socket;
 }
 
 const HOST_START_TIMEOUT_MS = 20_000;
+/** How often a request goes out again after its connection was lost (every request is idempotent). */
+const LOST_CONNECTION_ATTEMPTS = 4;
 const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 
 /** No host listens: the socket does not exist (or its file is a dead host's). */
@@ -42,6 +46,8 @@ function hostCommand(): string[] {
  */
 export class PodHostClient {
   private socket?: Promise<Socket>;
+  /** The connection `socket` resolved to, while it lives. */
+  private current?: Socket;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private token?: string;
@@ -59,11 +65,15 @@ export class PodHostClient {
     request: RequestOf<O>,
     options: { start: boolean; timeoutMs?: number },
   ): Promise<HostAnswers[O] | undefined> {
-    try {
-      return await this.send(request, options);
-    } catch (error) {
-      if (!(error instanceof ConnectionLost)) throw error;
-      return this.send(request, options);
+    // A host killed a moment ago can still take a connection while it dies: a few tries, a
+    // little apart, reach either the next host or none (and then the files answer).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.send(request, options);
+      } catch (error) {
+        if (!(error instanceof ConnectionLost) || attempt >= LOST_CONNECTION_ATTEMPTS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 25 * attempt));
+      }
     }
   }
 
@@ -84,7 +94,7 @@ export class PodHostClient {
         this.updateRef(socket);
         reject(unavailable(`the pod host did not answer ${request.op} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      this.pending.set(id, { resolve, reject, timer, socket });
     });
     this.updateRef(socket);
     socket.write(`${JSON.stringify({ id, token: this.token, request })}\n`);
@@ -138,6 +148,7 @@ export class PodHostClient {
   }
 
   private wire(socket: Socket): Socket {
+    this.current = socket;
     socket.on(
       'data',
       lineReader((line) => {
@@ -157,9 +168,15 @@ export class PodHostClient {
         else pending.resolve(reply.result);
       }),
     );
+    // 'error' and 'close' both come, the close perhaps after a request was sent again on a new
+    // connection: a lost connection fails only its own requests, and forgets only itself.
     const lost = () => {
-      this.socket = undefined;
+      if (this.current === socket) {
+        this.current = undefined;
+        this.socket = undefined;
+      }
       for (const [id, pending] of this.pending) {
+        if (pending.socket !== socket) continue;
         clearTimeout(pending.timer);
         pending.reject(new ConnectionLost());
         this.pending.delete(id);

@@ -93,7 +93,15 @@ describe('local runtime orphan safety', () => {
     // signal reaches the shell only, so the sleep outlives the host.
     const runtime = new LocalPodRuntime({ stateDir, graceMs: 1_000, simulatorCommand: ['bash', '-c', 'touch "$SIMDEPLOY_READY_FILE"; sleep 1000; echo done'] });
     await runtime.createWorkload(request);
-    await waitFor(async () => (await processesMentioning(`SIMDEPLOY_DEPLOYMENT_ID=${id}`)).length === 2, { description: 'the shell and its sleep' });
+    // Two processes alone could be the shell and its `touch`: wait for the sleep itself.
+    const commandOf = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
+    await waitFor(
+      async () => {
+        const pids = await processesMentioning(`SIMDEPLOY_DEPLOYMENT_ID=${id}`);
+        return pids.length === 2 && pids.some((pid) => commandOf(pid) === 'sleep');
+      },
+      { description: 'the shell and its sleep' },
+    );
     const pod = only(request.plan.pods).name;
     const shell = (JSON.parse(readFileSync(join(stateDir, 'workloads', id, 'pods', `${pod}.json`), 'utf8')) as { pid: number }).pid;
 

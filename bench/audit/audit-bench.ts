@@ -16,7 +16,6 @@
  * Rates are events per second as each command measures its own work (process start excluded;
  * the wall time of each child is printed beside). Target: verify and rebuild >= 50% of raw.
  */
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { ANY_REVISION, JetStreamEventStore } from '@simdeploy/event-store';
 import { asWritten, lifecycle, startNatsServer, type Outcome } from '@simdeploy/testing';
@@ -26,6 +25,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { rawRead } from '../support/raw-read';
 
 const root = resolve(__dirname, '../..');
 const { values: args } = parseArgs({
@@ -80,24 +80,6 @@ async function seed(store: JetStreamEventStore, deployments: number): Promise<{ 
   return { events, ms: Date.now() - started };
 }
 
-/** The baseline: every message of the stream through an ordered consumer, nothing decoded. */
-async function rawRead(natsUrl: string): Promise<{ events: number; ms: number }> {
-  const nc = await connect({ servers: natsUrl });
-  const jsm = await jetstreamManager(nc);
-  const last = (await jsm.streams.info(STREAM)).state.last_seq;
-  const started = Date.now();
-  const consumer = await jetstream(nc).consumers.get(STREAM);
-  const messages = await consumer.consume({ max_messages: 1024 });
-  let count = 0;
-  for await (const m of messages) {
-    count++;
-    if (m.seq >= last) break;
-  }
-  const ms = Date.now() - started;
-  messages.stop();
-  await nc.close();
-  return { events: count, ms };
-}
 
 /** Runs the built CLI; its --json answer and the child's wall time. */
 function cli(command: string[], env: Record<string, string>): Promise<{ json: Record<string, unknown>; wallMs: number; code: number | null }> {
@@ -128,7 +110,7 @@ async function main(): Promise<void> {
     const seeded = await seed(store, DEPLOYMENTS);
     await nc.close();
     say(`${fmt(seeded.events)} events in ${fmt(seeded.ms)} ms (${fmt(rate(seeded.events, seeded.ms))} appends/s); raw read`);
-    const raw = await rawRead(nats.url);
+    const raw = await rawRead(nats.url, STREAM);
     const rawRate = rate(raw.events, raw.ms);
 
     const env = { NATS_URL: nats.url, EVENTS_STREAM: STREAM, EVENTS_SUBJECT_PREFIX: PREFIX, READ_MODEL_URL: `sqlite:${join(dir, 'read-model.sqlite')}` };

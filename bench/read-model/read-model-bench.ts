@@ -16,7 +16,6 @@
  *   load     50 concurrent clients (autocannon) list 20 of one user's deployments, then get
  *            random ones of theirs, --seconds each; p50/p99 and requests/s; RSS after
  */
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { ANY_REVISION, JetStreamEventStore } from '@simdeploy/event-store';
 import { openReadModel, rebuildReadModel } from '@simdeploy/read-model';
@@ -29,6 +28,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { rawRead } from '../support/raw-read';
 
 const root = resolve(__dirname, '../..');
 const { values: args } = parseArgs({
@@ -88,23 +88,6 @@ async function seed(store: JetStreamEventStore, events: number): Promise<{ byOwn
   return { byOwner, ms: Date.now() - started, stored: planned };
 }
 
-async function rawRead(natsUrl: string): Promise<{ events: number; ms: number }> {
-  const nc = await connect({ servers: natsUrl });
-  const jsm = await jetstreamManager(nc);
-  const last = (await jsm.streams.info(STREAM)).state.last_seq;
-  const started = Date.now();
-  const consumer = await jetstream(nc).consumers.get(STREAM);
-  const messages = await consumer.consume({ max_messages: 1024 });
-  let count = 0;
-  for await (const m of messages) {
-    count++;
-    if (m.seq >= last) break;
-  }
-  const ms = Date.now() - started;
-  messages.stop();
-  await nc.close();
-  return { events: count, ms };
-}
 
 const rssMb = (pid: number): number => {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -178,7 +161,7 @@ async function runSize(size: number): Promise<Row> {
     const seeded = await seed(store, size);
     const deployments = [...seeded.byOwner.values()].reduce((a, ids) => a + ids.length, 0);
     say(`${size}: ${seeded.stored} events of ${deployments} deployments in ${seeded.ms} ms; raw read`);
-    const raw = await rawRead(nats.url);
+    const raw = await rawRead(nats.url, STREAM);
 
     say(`${size}: rebuild`);
     const readModelUrl = `sqlite:${join(dir, 'read-model.sqlite')}`;

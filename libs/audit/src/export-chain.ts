@@ -1,5 +1,6 @@
 import type { RecordedEvent } from '@simdeploy/event-store';
 import { createHash } from 'node:crypto';
+import { eventRecord } from './format';
 
 /**
  * An export is NDJSON: a manifest line, one line per event, a trailer line. Every line ends
@@ -57,13 +58,7 @@ export class ExportChain {
       kind: 'event',
       n: this.count,
       prev: this.prev,
-      position: event.position,
-      recordedAt: event.recordedAt,
-      streamId: event.streamId,
-      revision: event.revision,
-      type: event.type,
-      data: event.data,
-      metadata: event.metadata ?? {},
+      ...eventRecord(event),
     });
     this.prev = sealed.hash;
     return sealed.line;

@@ -61,14 +61,17 @@ export function tableRow(event: RecordedEvent): string {
 }
 
 /** One NDJSON line: the event as recorded, store fields first. */
+/** An event as the NDJSON listing and the export write it: the same members in the same order. */
+export const eventRecord = (event: RecordedEvent) => ({
+  position: event.position,
+  recordedAt: event.recordedAt,
+  streamId: event.streamId,
+  revision: event.revision,
+  type: event.type,
+  data: event.data,
+  metadata: event.metadata ?? {},
+});
+
 export function jsonLine(event: RecordedEvent): string {
-  return JSON.stringify({
-    position: event.position,
-    recordedAt: event.recordedAt,
-    streamId: event.streamId,
-    revision: event.revision,
-    type: event.type,
-    data: event.data,
-    metadata: event.metadata ?? {},
-  });
+  return JSON.stringify(eventRecord(event));
 }

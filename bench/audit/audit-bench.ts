@@ -17,7 +17,7 @@
  * the wall time of each child is printed beside). Target: verify and rebuild >= 50% of raw.
  */
 import { connect } from '@nats-io/transport-node';
-import { ANY_REVISION, JetStreamEventStore } from '@simdeploy/event-store';
+import { JetStreamEventStore } from '@simdeploy/event-store';
 import { asWritten, lifecycle, startNatsServer, type Outcome } from '@simdeploy/testing';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -25,7 +25,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { rawRead } from '../support/raw-read';
+import { rawRead, writeInterleaved } from '../support/jetstream-load';
 
 const root = resolve(__dirname, '../..');
 const { values: args } = parseArgs({
@@ -62,21 +62,12 @@ async function seed(store: JetStreamEventStore, deployments: number): Promise<{ 
     events += written.length;
     return { id, events: written };
   };
-  const flying: { id: string; events: ReturnType<typeof asWritten> }[] = [];
-  for (;;) {
-    while (flying.length < IN_FLIGHT) {
-      const d = next();
-      if (!d) break;
-      flying.push(d);
-    }
-    if (flying.length === 0) break;
-    await Promise.all(flying.map((d) => store.append(d.id, [d.events.shift() as never], ANY_REVISION)));
-    for (let i = flying.length - 1; i >= 0; i--) if (flying[i]?.events.length === 0) flying.splice(i, 1);
+  await writeInterleaved(store, next, IN_FLIGHT, () => {
     if (Math.floor(n / 10_000) > reported) {
       reported = Math.floor(n / 10_000);
       say(`${fmt(reported * 10_000)} deployments under way`);
     }
-  }
+  });
   return { events, ms: Date.now() - started };
 }
 

@@ -17,7 +17,7 @@
  *            random ones of theirs, --seconds each; p50/p99 and requests/s; RSS after
  */
 import { connect } from '@nats-io/transport-node';
-import { ANY_REVISION, JetStreamEventStore } from '@simdeploy/event-store';
+import { JetStreamEventStore } from '@simdeploy/event-store';
 import { openReadModel, rebuildReadModel } from '@simdeploy/read-model';
 import { freePort, lifecycle, startNatsServer, type Outcome } from '@simdeploy/testing';
 import autocannon from 'autocannon';
@@ -28,7 +28,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { rawRead } from '../support/raw-read';
+import { rawRead, writeInterleaved } from '../support/jetstream-load';
 
 const root = resolve(__dirname, '../..');
 const { values: args } = parseArgs({
@@ -74,17 +74,7 @@ async function seed(store: JetStreamEventStore, events: number): Promise<{ byOwn
     byOwner.set(owner, own);
     return { id, events: take };
   };
-  const flying: { id: string; events: ReturnType<typeof lifecycle> }[] = [];
-  for (;;) {
-    while (flying.length < IN_FLIGHT) {
-      const d = next();
-      if (!d) break;
-      flying.push(d);
-    }
-    if (flying.length === 0) break;
-    await Promise.all(flying.map((d) => store.append(d.id, [d.events.shift() as never], ANY_REVISION)));
-    for (let i = flying.length - 1; i >= 0; i--) if (flying[i]?.events.length === 0) flying.splice(i, 1);
-  }
+  await writeInterleaved(store, next, IN_FLIGHT);
   return { byOwner, ms: Date.now() - started, stored: planned };
 }
 

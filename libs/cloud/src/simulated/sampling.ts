@@ -1,42 +1,12 @@
+import { SIMULATED_FAULT_TARGETS, type DelaySetting, type FaultSetting } from '@simdeploy/config';
 import { createHash } from 'node:crypto';
 
-/** How long something simulated takes: always the same, or drawn from a distribution. */
-export type DelayDistribution =
-  | { kind: 'fixed'; ms: number }
-  | { kind: 'uniform'; minMs: number; maxMs: number }
-  | { kind: 'normal'; meanMs: number; stddevMs: number };
+/** How long something simulated takes: always the same, or drawn from a distribution (as SIMULATED_*_MS read it). */
+export type DelayDistribution = DelaySetting;
 
 /** The port calls a fault can hit, and the two simulated resources: a node's boot, a pod's start. */
-export type SimulatedFaultTarget =
-  | 'launchNode'
-  | 'checkNodes'
-  | 'terminateInstances'
-  | 'terminateDeployment'
-  | 'listManagedInstances'
-  | 'checkNodesJoined'
-  | 'createWorkload'
-  | 'checkWorkload'
-  | 'deleteWorkload'
-  | 'deleteNodes'
-  | 'listManagedWorkloads'
-  | 'boot'
-  | 'pod';
-
-export const SIMULATED_FAULT_TARGETS: readonly SimulatedFaultTarget[] = [
-  'launchNode',
-  'checkNodes',
-  'terminateInstances',
-  'terminateDeployment',
-  'listManagedInstances',
-  'checkNodesJoined',
-  'createWorkload',
-  'checkWorkload',
-  'deleteWorkload',
-  'deleteNodes',
-  'listManagedWorkloads',
-  'boot',
-  'pod',
-];
+export type SimulatedFaultTarget = FaultSetting['target'];
+export { SIMULATED_FAULT_TARGETS };
 
 /**
  * On a call: `fail` throws a permanent ProviderError, `throttle` a transient one, `hang` never
@@ -45,16 +15,10 @@ export const SIMULATED_FAULT_TARGETS: readonly SimulatedFaultTarget[] = [
  * once it would have been ready, `hang` keeps it pending for ever, `slow` adds delayMs to its
  * delay; `throttle` means nothing there.
  */
-export type SimulatedFaultMode = 'fail' | 'throttle' | 'hang' | 'slow';
+export type SimulatedFaultMode = FaultSetting['mode'];
 
-export interface SimulatedFault {
-  target: SimulatedFaultTarget;
-  mode: SimulatedFaultMode;
-  /** Probability, 0 to 1, per call (or per node, per pod). */
-  rate: number;
-  /** For `slow`. */
-  delayMs?: number;
-}
+/** One fault as SIMULATED_FAULTS reads it: a target, a mode, a probability per call (or per node, per pod), delayMs for `slow`. */
+export type SimulatedFault = FaultSetting;
 
 /**
  * A number in [0, 1) that depends only on the seed and the key: every process draws the same

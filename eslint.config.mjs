@@ -22,7 +22,7 @@ const productionConstraints = [
   // The dashboard uses only the public HTTP API: no workspace code at all.
   { sourceTag: 'type:web', onlyDependOnLibsWithTags: [] },
   // End-to-end tests drive the real processes; they may use the libs' types and helpers, never an app's code.
-  { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:domain', 'type:store', 'type:lib', 'type:read', 'type:workflow', 'type:testing'] },
+  { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:domain', 'type:store', 'type:lib', 'type:read', 'type:workflow', 'type:testing', 'type:audit'] },
 ];
 
 const withTesting = (constraints) =>

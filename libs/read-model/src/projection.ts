@@ -58,7 +58,7 @@ export async function applyBatch(
     if (entry) entry.now = { state: next, position: recorded.position };
     else working.set(recorded.streamId, { before: null, now: { state: next, position: recorded.position } });
     const changed = working.get(recorded.streamId);
-    if (changed && instances.length > 0) changed.instances = [...(changed.instances ?? []), ...instances];
+    if (changed && instances.length > 0) (changed.instances ??= []).push(...instances);
   }
 
   const changes: ProjectedChange[] = [];

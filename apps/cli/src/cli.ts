@@ -18,7 +18,7 @@ import {
 } from '@simdeploy/audit';
 import { CommonConfig, ConfigError, loadConfig } from '@simdeploy/config';
 import { monthStartBefore } from '@simdeploy/domain';
-import { EsdbEventStore, EventStore, JetStreamEventStore, comparePositions, type RecordedEvent } from '@simdeploy/event-store';
+import { EventStore, comparePositions, openEventStore, type RecordedEvent } from '@simdeploy/event-store';
 import { openReadModel, permilleOf, runRebuildCommand, type ReadModel } from '@simdeploy/read-model';
 import { Presets, SingleBar } from 'cli-progress';
 import { createReadStream, createWriteStream, existsSync, renameSync, rmSync } from 'node:fs';
@@ -56,17 +56,6 @@ interface Connected {
   store: EventStore;
   config: CommonConfig;
   close(): Promise<void>;
-}
-
-/**
- * The store the configuration names, as service-kit's createEventStore opens it for the
- * services. Not that function itself: service-kit loads NestJS and the cloud SDKs, which cost
- * 1.7 s before every command; keep the two in step.
- */
-async function openEventStore(config: CommonConfig, nc: NatsConnection | null): Promise<EventStore> {
-  if (config.EVENT_STORE === 'esdb') return new EsdbEventStore({ connectionString: config.ESDB_CONNECTION_STRING });
-  if (!nc) throw new Error('EVENT_STORE=jetstream needs a NATS connection');
-  return JetStreamEventStore.create(nc, { streamName: config.EVENTS_STREAM, subjectPrefix: config.EVENTS_SUBJECT_PREFIX });
 }
 
 async function connectStore(io: Io): Promise<Connected> {

@@ -1,8 +1,9 @@
 import 'reflect-metadata';
 import { connect } from '@nats-io/transport-node';
 import { CommonConfig } from '@simdeploy/config';
+import { openEventStore } from '@simdeploy/event-store';
 import { openReadModel, runRebuildCommand } from '@simdeploy/read-model';
-import { createEventStore, runService } from '@simdeploy/service-kit';
+import { runService } from '@simdeploy/service-kit';
 
 /**
  * Drops the read model READ_MODEL_URL names and rebuilds it from every event in the store, in
@@ -11,7 +12,7 @@ import { createEventStore, runService } from '@simdeploy/service-kit';
  */
 runService('read-model-rebuild', CommonConfig, async (config) => {
   const nc = config.EVENT_STORE === 'jetstream' ? await connect({ servers: config.NATS_URL, name: 'read-model-rebuild' }) : null;
-  const store = await createEventStore(config, nc);
+  const store = await openEventStore(config, nc);
   const readModel = await openReadModel(config.READ_MODEL_URL);
   try {
     await readModel.migrate();

@@ -6,3 +6,5 @@ export { ResumingSubscription, backoffDelay } from './resuming-subscription';
 export type { BackoffOptions, Checkpoint, ResumingSubscriptionOptions, SourceItem, SubscriptionSource } from './resuming-subscription';
 export { readAllPages } from './read-all-pages';
 export type { ReadAllPagesOptions } from './read-all-pages';
+export { openEventStore } from './open-event-store';
+export type { EventStoreSettings } from './open-event-store';

@@ -1,22 +1,12 @@
 import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { CommonConfig } from '@simdeploy/config';
-import { EsdbEventStore, EventStore, JetStreamEventStore } from '@simdeploy/event-store';
+import { EventStore, openEventStore } from '@simdeploy/event-store';
 import { CommandBus, CommandScheduler, JetStreamCommandScheduler, MessagingModule, NATS_CONNECTION } from '@simdeploy/messaging';
 import { AdmissionLedgers, Clock, DeploymentCommandHandler, Dispatcher, SystemClock, admissionSettingsFrom } from '@simdeploy/workflows';
 
 /** The configuration a service was started with, injectable by this token. */
 export const SERVICE_CONFIG = Symbol('SERVICE_CONFIG');
-
-/**
- * The event store the configuration names; JetStream needs the NATS connection, EventStoreDB does not.
- * The audit CLI (apps/cli/src/cli.ts) opens the store the same way without loading NestJS: keep the two in step.
- */
-export async function createEventStore(config: CommonConfig, nc: NatsConnection | null): Promise<EventStore> {
-  if (config.EVENT_STORE === 'esdb') return new EsdbEventStore({ connectionString: config.ESDB_CONNECTION_STRING });
-  if (!nc) throw new Error('EVENT_STORE=jetstream needs a NATS connection');
-  return JetStreamEventStore.create(nc, { streamName: config.EVENTS_STREAM, subjectPrefix: config.EVENTS_SUBJECT_PREFIX });
-}
 
 /**
  * What every service needs: the NATS connection, command bus and timers, the event store the
@@ -36,7 +26,7 @@ export class CoreModule implements OnApplicationShutdown {
       imports: [MessagingModule.forRoot({ natsUrl: config.NATS_URL, ...topology, connectionName: service, ...options })],
       providers: [
         { provide: SERVICE_CONFIG, useValue: config },
-        { provide: EventStore, inject: [NATS_CONNECTION], useFactory: (nc: NatsConnection) => createEventStore(config, nc) },
+        { provide: EventStore, inject: [NATS_CONNECTION], useFactory: (nc: NatsConnection) => openEventStore(config, nc) },
         { provide: DeploymentCommandHandler, inject: [EventStore], useFactory: (store: EventStore) => new DeploymentCommandHandler(store) },
         { provide: Clock, useClass: SystemClock },
         {
